@@ -1,0 +1,82 @@
+"""Events of a run: frozen, slotted dataclasses that every sink consumes.
+
+A run is a stream of these: a host starts, records arrive on its streams, the
+host finishes with exactly one final status, and the run ends with a summary.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class HostStatus(enum.StrEnum):
+    """The one final status every host ends with."""
+
+    OK = "ok"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth_failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    DOUBLE_HOP_DENIED = "double_hop_denied"
+
+
+class Stream(enum.StrEnum):
+    """PowerShell's streams, as Invoke-Command shows them."""
+
+    OUTPUT = "output"
+    ERROR = "error"
+    WARNING = "warning"
+    VERBOSE = "verbose"
+    DEBUG = "debug"
+    INFORMATION = "information"
+    PROGRESS = "progress"
+
+
+@dataclass(frozen=True, slots=True)
+class HostStarted:
+    host: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """One record from a host's pipeline on one stream; `data` is the deserialized value."""
+
+    host: str
+    stream: Stream
+    data: Any
+    command_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HostRetry:
+    host: str
+    attempt: int
+    error_type: str
+    message: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostDone:
+    host: str
+    status: HostStatus
+    duration_s: float
+    attempts: int
+    error_type: str | None = None
+    error_message: str | None = None
+    remedy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    counts: dict[HostStatus, int]
+    wall_s: float
+    slowest: tuple[tuple[str, float], ...] = field(default=())
+    interrupted: bool = False
+
+
+Event = HostStarted | RecordEvent | HostRetry | HostDone | RunSummary

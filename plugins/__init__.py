@@ -1,0 +1,1 @@
+"""Built-in psfleet plugins: inventories and sinks, loaded through the psfleet.plugins entry points."""
