@@ -1,0 +1,1 @@
+"""Test support shipped with psfleet: real KDC, Windows captures, event capture."""
