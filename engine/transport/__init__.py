@@ -1,0 +1,1 @@
+"""HTTP transport: aiohttp sessions, pyspnego authentication and WinRM message encryption."""

@@ -1,0 +1,67 @@
+"""Message encryption framing round-trips through real pyspnego NTLM and CredSSP contexts."""
+
+from pathlib import Path
+
+import pytest
+import spnego
+
+from psfleet import errors
+from psfleet.transport import framing
+
+
+@pytest.fixture
+def ntlm_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    users = tmp_path / "users.ntlm"
+    users.write_text("LAB:admin:psfleet-demo\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+
+
+def _handshake(protocol: str) -> tuple[spnego.ContextProxy, spnego.ContextProxy]:
+    client = spnego.client("LAB\\admin", "psfleet-demo", hostname="node01", protocol=protocol)
+    server = spnego.server(protocol=protocol)
+    token: bytes | None = client.step()
+    while not server.complete:
+        token = server.step(token)
+        if token is not None and not client.complete:
+            token = client.step(token)
+    return client, server
+
+
+@pytest.mark.usefixtures("ntlm_users")
+def test_ntlm_round_trip_both_directions() -> None:
+    client, server = _handshake("ntlm")
+    message = b"<s:Envelope>" + b"x" * 5000 + b"</s:Envelope>"
+    ctype, body = framing.wrap(client, framing.SPNEGO_PROTOCOL, message)
+    assert ctype.startswith("multipart/encrypted;")
+    assert framing.protocol_of(ctype) == framing.SPNEGO_PROTOCOL
+    assert message not in body
+    assert framing.unwrap(server, body) == message
+    _, reply = framing.wrap(server, framing.SPNEGO_PROTOCOL, b"reply")
+    assert framing.unwrap(client, reply) == b"reply"
+
+
+@pytest.mark.usefixtures("ntlm_users")
+def test_credssp_bodies_over_16k_are_multi_encrypted() -> None:
+    client, server = _handshake("credssp")
+    message = bytes(range(256)) * 200  # 51200 bytes: four chunks
+    ctype, body = framing.wrap(client, framing.CREDSSP_PROTOCOL, message)
+    assert ctype.startswith("multipart/x-multi-encrypted;")
+    assert body.count(b"\tContent-Type: application/octet-stream") == 4
+    assert framing.unwrap(server, body) == message
+    small_type, small = framing.wrap(server, framing.CREDSSP_PROTOCOL, b"<small/>")
+    assert small_type.startswith("multipart/encrypted;")
+    assert framing.unwrap(client, small) == b"<small/>"
+
+
+@pytest.mark.usefixtures("ntlm_users")
+def test_tampered_or_truncated_body_is_a_protocol_error() -> None:
+    client, server = _handshake("ntlm")
+    _, body = framing.wrap(client, framing.SPNEGO_PROTOCOL, b"<secret/>")
+    tampered = bytearray(body)
+    tampered[-30] ^= 0xFF
+    with pytest.raises(errors.ProtocolError):
+        framing.unwrap(server, bytes(tampered))
+    with pytest.raises(errors.ProtocolError):
+        framing.unwrap(server, body[: len(body) // 2])
+    with pytest.raises(errors.ProtocolError):
+        framing.unwrap(server, b"plain text")
