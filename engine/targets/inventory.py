@@ -126,7 +126,7 @@ class InventoryBuilder:
     def __init__(self, source: str) -> None:
         self._source = source
         self._hosts: dict[str, dict[str, VarValue]] = {}
-        self._groups: dict[str, _Draft] = {ALL: _Draft()}
+        self._groups: dict[str, _Draft] = {ALL: _Draft(), UNGROUPED: _Draft()}
 
     def add_group(self, name: str, vars: Mapping[str, object] | None = None) -> None:
         self._group(name).vars.update(_scalars(vars))
@@ -153,8 +153,6 @@ class InventoryBuilder:
         for host in self._hosts:
             if host not in grouped:
                 self._group(UNGROUPED).hosts[host] = None
-        if UNGROUPED in self._groups and UNGROUPED not in self._groups[ALL].children:
-            self.add_child(ALL, UNGROUPED)
         groups = {
             name: Group(name, tuple(d.hosts), tuple(d.children), MappingProxyType(d.vars))
             for name, d in self._groups.items()
