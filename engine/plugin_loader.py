@@ -3,7 +3,9 @@
 Entry points are named KIND.NAME (inventory.yaml, sink.jsonl) and point to a class or a
 zero-argument factory. Built-in plugins are loaded exactly like third-party ones. A
 plugin that fails to import, to construct, or is not what its kind expects is reported
-by name in `PluginSet.broken` and never stops the others from loading.
+by name in `PluginSet.broken` and never stops the others from loading. When several
+distributions offer the same KIND.NAME, the first on sys.path wins (as with imports)
+and the others are reported as duplicates.
 """
 
 from __future__ import annotations
