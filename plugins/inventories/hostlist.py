@@ -15,10 +15,12 @@ class HostListFormat:
     def can_load(self, path: Path) -> bool:
         if path.suffix.lower() in _SUFFIXES:
             return True
-        # A suffix-less file is a host list when its first line is neither INI ([x], a=b)
-        # nor YAML (key:); the other built-ins claim exactly those.
+        # A suffix-less file is a host list when its first line is neither INI ([group],
+        # a=b) nor YAML (key:): the other built-ins claim exactly those.
         line = first_significant_line(path)
-        return path.suffix == "" and line is not None and not any(c in line for c in "[=:")
+        if path.suffix or line is None:
+            return False
+        return not line.startswith("[") and "=" not in line and ":" not in line
 
     def load(self, path: Path) -> Inventory:
         builder = InventoryBuilder(str(path))
