@@ -89,6 +89,10 @@ class Target:
             raise UsageError(f"port {self.port} is out of range 1-65535", host=self.name)
         _ = self.scheme  # validate now, before anything runs
 
+    def __reduce__(self) -> tuple[type[Target], tuple[object, ...]]:
+        # mappingproxy cannot be pickled; rebuild from plain dicts (multiprocessing workers).
+        return (Target, (self.name, self.address, self.port, dict(self.vars), dict(self.secrets)))
+
     @classmethod
     def from_vars(
         cls, name: str, vars: Mapping[str, VarValue], *, default_port: int | None = None

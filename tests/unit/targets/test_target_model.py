@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 
 import pytest
 
@@ -85,3 +86,8 @@ def test_target_vars_are_read_only() -> None:
     target = Target("n", "n", vars={"a": 1})
     with pytest.raises(TypeError):
         target.vars["a"] = 2  # type: ignore[index]
+
+
+def test_targets_survive_pickling_for_worker_processes() -> None:
+    target = Target("n", "10.0.0.1", 5986, {"ansible_user": "u", "ansible_password": "pw"})
+    assert pickle.loads(pickle.dumps(target)) == target
