@@ -67,7 +67,10 @@ def load_plugins(
             continue
         if accept is not None and not accept(plugin):
             broken.append(
-                (name, f"{entry.value} gives a {type(plugin).__name__}, not a {kind} plugin")
+                (
+                    name,
+                    f"{entry.value} gives a {type(plugin).__name__}, not a plugin of kind {kind!r}",
+                )
             )
             continue
         loaded[name] = plugin

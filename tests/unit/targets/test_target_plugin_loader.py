@@ -97,7 +97,7 @@ def test_broken_plugins_are_reported_by_name_and_the_rest_still_load(plugin_site
     assert "needs a library that is not installed" in broken["importfails"]
     assert "constructor blew up" in broken["exploding"]
     assert "not a class or factory" in broken["notcallable"]
-    assert "not a inventory plugin" in broken["wrongshape"]
+    assert "not a plugin of kind 'inventory'" in broken["wrongshape"]
 
 
 def test_a_second_plugin_with_a_taken_name_is_reported_and_the_first_kept(
