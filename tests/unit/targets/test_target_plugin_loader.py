@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from psfleet.errors import UsageError
 from psfleet.plugin_loader import load_plugins, rescan_plugins
 from psfleet.targets import inventory_formats, is_inventory_format, resolve_targets
 
@@ -132,6 +133,6 @@ def test_unrecognised_inventory_names_known_and_broken_formats(
     path = tmp_path / "fleet.cfg"
     path.write_text("x\n")
     with pytest.raises(
-        Exception, match=r"no inventory format recognises .*known formats: .*broken"
+        UsageError, match=r"no inventory format recognises .*known formats: .*broken"
     ):
         resolve_targets(["all"], path, None)
