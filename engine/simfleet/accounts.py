@@ -1,0 +1,76 @@
+"""Accounts a simulated host accepts, and the NTLM credential file pyspnego's acceptor reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psfleet.errors import UsageError
+
+DEFAULT_DOMAIN = "LAB"
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "psfleet-demo"  # documented in README: a demo account on loopback only
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    domain: str
+    user: str
+    password: str = field(repr=False)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.domain}\\{self.user}"
+
+
+class Accounts:
+    """Look up accounts as Windows does: case-insensitive, with or without the domain."""
+
+    def __init__(self, accounts: list[Account]) -> None:
+        if not accounts:
+            raise UsageError("the users file defines no account")
+        self._by_name = {a.user.lower(): a for a in accounts}
+        self._by_name.update({a.qualified.lower(): a for a in accounts})
+        self._by_name.update({f"{a.user}@{a.domain}".lower(): a for a in accounts})
+        self.all = tuple(accounts)
+
+    def find(self, name: str) -> Account | None:
+        return self._by_name.get(name.strip().lower())
+
+    def check_password(self, name: str, password: str) -> Account | None:
+        account = self.find(name)
+        return account if account is not None and account.password == password else None
+
+    def write_ntlm_file(self, path: Path) -> Path:
+        """pyspnego's NTLM acceptor reads DOMAIN:user:password lines from NTLM_USER_FILE."""
+        lines = [f"{a.domain}:{a.user}:{a.password}" for a in self.all]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.chmod(path, 0o600)
+        return path
+
+    def __repr__(self) -> str:
+        return f"Accounts({[a.qualified for a in self.all]})"
+
+
+def default_accounts(domain: str = DEFAULT_DOMAIN) -> Accounts:
+    return Accounts([Account(domain, DEFAULT_USER, DEFAULT_PASSWORD)])
+
+
+def load_accounts(path: Path, default_domain: str = DEFAULT_DOMAIN) -> Accounts:
+    """A users file: one `[DOMAIN\\]user:password` per line, # comments allowed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read users file {path}: {exc.strerror}") from exc
+    accounts = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, password = line.partition(":")
+        if not sep or not name or not password:
+            raise UsageError(f"{path}:{number}: expected [DOMAIN\\]user:password")
+        domain, _, user = name.rpartition("\\")
+        accounts.append(Account(domain or default_domain, user, password))
+    return Accounts(accounts)

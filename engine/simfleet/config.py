@@ -1,0 +1,51 @@
+"""What a simulated fleet looks like: hosts, addresses, accounts, quotas, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """WinRM quotas of a default Windows Server host (winrm get winrm/config)."""
+
+    max_shells_per_user: int = 30
+    max_concurrent_users: int = 10
+    max_processes_per_shell: int = 25
+    max_envelope_size: int = 153600
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything `psfleet sim` and the in-process SimFleet take."""
+
+    hosts: int = 4
+    names: tuple[str, ...] = ()  # explicit host names; default node01..nodeNN
+    cluster: str | None = None  # every host is a node of this cluster
+    base_address: str = "127.1.0.1"
+    port: int | None = None  # default 5985, or 5986 with tls; 0 picks a free port per host
+    tls: bool = False
+    rtt_ms: float = 0.0  # injected round-trip time per request
+    faults: str = ""  # e.g. "refuse:5%,blackhole:2%" or "refuse:node03,node07"
+    seed: int = 0
+    users_file: Path | None = None
+    quotas: Quotas = field(default_factory=Quotas)
+    credssp_off: tuple[str, ...] = ()  # hosts where Enable-WSManCredSSP Server was not run
+    allow_unencrypted: bool = False  # AllowUnencrypted: Basic and plain bodies over HTTP
+    domain: str = "LAB"
+    dns_suffix: str = "lab.test"
+    operation_timeout_cap_s: float = 60.0  # longest Receive long poll the server will hold
+    state_dir: Path | None = None  # where certificates are written (a temp dir by default)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 5986 if self.tls else 5985
+
+    def host_names(self) -> list[str]:
+        if self.names:
+            return list(self.names)
+        width = max(2, len(str(self.hosts)))
+        return [f"node{i:0{width}d}" for i in range(1, self.hosts + 1)]
