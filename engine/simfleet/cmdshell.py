@@ -9,8 +9,13 @@ from dataclasses import dataclass
 
 from psfleet.simfleet.hostfacts import HostFacts, SessionContext, stable_hash
 
-NOT_RECOGNIZED = "'{0}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
-COMMANDS = frozenset({"hostname", "whoami", "ipconfig", "echo", "exit", "dir", "ver", "cmd", "type"})
+NOT_RECOGNIZED = (
+    "'{0}' is not recognized as an internal or external command,\r\n"
+    "operable program or batch file.\r\n"
+)
+COMMANDS = frozenset(
+    {"hostname", "whoami", "ipconfig", "echo", "exit", "dir", "ver", "cmd", "type"}
+)
 # "&" chains commands except inside a redirection such as ">&2".
 _CHAIN = re.compile(r"(&&|\|\||(?<!>)&)")
 
@@ -23,7 +28,10 @@ class CmdResult:
 
 
 def run_cmd(command: str, arguments: Sequence[str], ctx: SessionContext) -> CmdResult:
-    """Run what a WinRS Command carries: e.g. ("cmd.exe", ["/c", "echo hi"]) or ("ipconfig", ["/all"])."""
+    """Run what a WinRS Command carries.
+
+    E.g. ("cmd.exe", ["/c", "echo hi"]) or ("ipconfig", ["/all"]).
+    """
     name = command.strip().lower().removesuffix(".exe")
     line = " ".join(arguments)
     switch = re.match(r"/[ck](\s+|$)", line, re.IGNORECASE)
@@ -117,9 +125,10 @@ def ipconfig(host: HostFacts, full: bool = False) -> str:
             "   DHCP Enabled. . . . . . . . . . . : No",
             "   Autoconfiguration Enabled . . . . : Yes",
         ]
+    preferred = "(Preferred) " if full else ""
     lines += [
-        f"   Link-local IPv6 Address . . . . . : {_link_local(host)}{'(Preferred) ' if full else ''}",
-        f"   IPv4 Address. . . . . . . . . . . : {host.address}{'(Preferred) ' if full else ''}",
+        f"   Link-local IPv6 Address . . . . . : {_link_local(host)}{preferred}",
+        f"   IPv4 Address. . . . . . . . . . . : {host.address}{preferred}",
         "   Subnet Mask . . . . . . . . . . . : 255.0.0.0",
         "   Default Gateway . . . . . . . . . : 127.0.0.1",
     ]

@@ -142,7 +142,9 @@ def derive_host(
 
 
 def _services(seed: int, clustered: bool) -> tuple[ServiceFact, ...]:
-    rows = sorted((*_SERVICES, _CLUSTER_SERVICE) if clustered else _SERVICES, key=lambda r: r[0].lower())
+    rows = sorted(
+        (*_SERVICES, _CLUSTER_SERVICE) if clustered else _SERVICES, key=lambda r: r[0].lower()
+    )
     facts = []
     for i, (name, display, start, kind, may_stop) in enumerate(rows):
         # About one host in four has a given optional service stopped.
@@ -156,7 +158,11 @@ def _processes(seed: int) -> tuple[ProcessFact, ...]:
     for i, (name, ws_mb, handles) in enumerate(_PROCESSES):
         jitter = (seed >> (i * 5)) % 32
         pid = 4 if name == "System" else 300 + ((seed >> (i * 3)) % 200) * 4 + i * 1024
-        facts.append(ProcessFact(name, pid, round(jitter * 1.7 + i, 2), (ws_mb + jitter) << 20, handles + jitter))
+        facts.append(
+            ProcessFact(
+                name, pid, round(jitter * 1.7 + i, 2), (ws_mb + jitter) << 20, handles + jitter
+            )
+        )
     return tuple(sorted(facts, key=lambda p: (p.name.lower(), p.pid)))
 
 

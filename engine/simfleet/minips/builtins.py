@@ -11,10 +11,35 @@ from psfleet.simfleet.minips.commands import Bound, cmdlet
 from psfleet.simfleet.minips.evaluator import Runtime, ScriptBlock, StatementError, collect
 from psfleet.simfleet.minips.formatting import out_string
 from psfleet.simfleet.minips.items import Debug, Information, Progress, Sleep, Verbose, Warning
-from psfleet.simfleet.minips.values import compare, enumerate_value, get_member, order_key, to_number, to_string
+from psfleet.simfleet.minips.parser import ParseError, parse
+from psfleet.simfleet.minips.values import (
+    compare,
+    enumerate_value,
+    get_member,
+    order_key,
+    to_number,
+    to_string,
+)
 
 _UTILITY = "Microsoft.PowerShell.Commands.{0}Command"
-_COMPARISONS = ("EQ", "NE", "GT", "LT", "GE", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains", "NotContains", "In", "NotIn", "CEQ", "CNE")
+_COMPARISONS = (
+    "EQ",
+    "NE",
+    "GT",
+    "LT",
+    "GE",
+    "LE",
+    "Like",
+    "NotLike",
+    "Match",
+    "NotMatch",
+    "Contains",
+    "NotContains",
+    "In",
+    "NotIn",
+    "CEQ",
+    "CNE",
+)
 
 
 def _message(bound: Bound, param: str, inputs: Iterator[Any]) -> str:
@@ -23,7 +48,14 @@ def _message(bound: Bound, param: str, inputs: Iterator[Any]) -> str:
     return to_string(collect(inputs))
 
 
-@cmdlet("Write-Output", _UTILITY.format("WriteOutput"), params=("InputObject",), switches=("NoEnumerate",), positional=("InputObject",), aliases=("echo", "write"))
+@cmdlet(
+    "Write-Output",
+    _UTILITY.format("WriteOutput"),
+    params=("InputObject",),
+    switches=("NoEnumerate",),
+    positional=("InputObject",),
+    aliases=("echo", "write"),
+)
 def write_output(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     if bound.has("InputObject"):
         value = bound.get("InputObject")
@@ -34,20 +66,33 @@ def write_output(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[A
 
 @cmdlet("Write-Error", _UTILITY.format("WriteError"), params=("Message",), positional=("Message",))
 def write_error(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    rt.write_error(records.write_error(_message(bound, "Message", inputs), rt.where(bound.pos, bound.name)), bound)
+    rt.write_error(
+        records.write_error(_message(bound, "Message", inputs), rt.where(bound.pos, bound.name)),
+        bound,
+    )
     yield from ()
 
 
-@cmdlet("Write-Warning", _UTILITY.format("WriteWarning"), params=("Message",), positional=("Message",))
+@cmdlet(
+    "Write-Warning", _UTILITY.format("WriteWarning"), params=("Message",), positional=("Message",)
+)
 def write_warning(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    if rt.preference("WarningPreference", bound, "WarningAction") not in ("silentlycontinue", "ignore"):
+    if rt.preference("WarningPreference", bound, "WarningAction") not in (
+        "silentlycontinue",
+        "ignore",
+    ):
         rt.pending.append(Warning(_message(bound, "Message", inputs)))
     yield from ()
 
 
-@cmdlet("Write-Verbose", _UTILITY.format("WriteVerbose"), params=("Message",), positional=("Message",))
+@cmdlet(
+    "Write-Verbose", _UTILITY.format("WriteVerbose"), params=("Message",), positional=("Message",)
+)
 def write_verbose(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    if bound.get("Verbose") or rt.preference("VerbosePreference") not in ("silentlycontinue", "ignore"):
+    if bound.get("Verbose") or rt.preference("VerbosePreference") not in (
+        "silentlycontinue",
+        "ignore",
+    ):
         rt.pending.append(Verbose(_message(bound, "Message", inputs)))
     yield from ()
 
@@ -60,15 +105,30 @@ def write_debug(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[An
 
 
 # Information records carry TimeGenerated, so these are not pure.
-@cmdlet("Write-Information", _UTILITY.format("WriteInformation"), params=("MessageData", "Tags"), positional=("MessageData", "Tags"), pure=False)
+@cmdlet(
+    "Write-Information",
+    _UTILITY.format("WriteInformation"),
+    params=("MessageData", "Tags"),
+    positional=("MessageData", "Tags"),
+    pure=False,
+)
 def write_information(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     data = bound.get("MessageData") if bound.has("MessageData") else collect(inputs)
-    tags = tuple(to_string(t) for t in enumerate_value(bound.get("Tags"))) if bound.has("Tags") else ()
+    tags = (
+        tuple(to_string(t) for t in enumerate_value(bound.get("Tags"))) if bound.has("Tags") else ()
+    )
     rt.pending.append(Information(data, "Write-Information", tags))
     yield from ()
 
 
-@cmdlet("Write-Host", _UTILITY.format("WriteHost"), params=("Object", "ForegroundColor", "BackgroundColor", "Separator"), switches=("NoNewline",), positional=("Object",), pure=False)
+@cmdlet(
+    "Write-Host",
+    _UTILITY.format("WriteHost"),
+    params=("Object", "ForegroundColor", "BackgroundColor", "Separator"),
+    switches=("NoNewline",),
+    positional=("Object",),
+    pure=False,
+)
 def write_host(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     # PowerShell 5 sends Write-Host text on the information stream tagged PSHOST.
     text = to_string(bound.get("Object")) if bound.has("Object") else to_string(collect(inputs))
@@ -76,7 +136,21 @@ def write_host(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any
     yield from ()
 
 
-@cmdlet("Write-Progress", _UTILITY.format("WriteProgress"), params=("Activity", "Status", "PercentComplete", "Id", "ParentId", "CurrentOperation", "SecondsRemaining"), switches=("Completed",), positional=("Activity", "Status"))
+@cmdlet(
+    "Write-Progress",
+    _UTILITY.format("WriteProgress"),
+    params=(
+        "Activity",
+        "Status",
+        "PercentComplete",
+        "Id",
+        "ParentId",
+        "CurrentOperation",
+        "SecondsRemaining",
+    ),
+    switches=("Completed",),
+    positional=("Activity", "Status"),
+)
 def write_progress(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     rt.pending.append(
         Progress(
@@ -93,14 +167,26 @@ def write_progress(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator
     yield from ()
 
 
-@cmdlet("Start-Sleep", _UTILITY.format("StartSleep"), params=("Seconds", "Milliseconds"), positional=("Seconds",), pure=False, aliases=("sleep",))
+@cmdlet(
+    "Start-Sleep",
+    _UTILITY.format("StartSleep"),
+    params=("Seconds", "Milliseconds"),
+    positional=("Seconds",),
+    pure=False,
+    aliases=("sleep",),
+)
 def start_sleep(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    seconds = float(to_number(bound.get("Seconds", 0))) + float(to_number(bound.get("Milliseconds", 0))) / 1000
+    seconds = (
+        float(to_number(bound.get("Seconds", 0)))
+        + float(to_number(bound.get("Milliseconds", 0))) / 1000
+    )
     rt.pending.append(Sleep(seconds))
     yield from ()
 
 
-@cmdlet("Get-Date", _UTILITY.format("GetDate"), params=("Format",), switches=("UFormat",), pure=False)
+@cmdlet(
+    "Get-Date", _UTILITY.format("GetDate"), params=("Format",), switches=("UFormat",), pure=False
+)
 def get_date(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     now = dt.datetime.now().astimezone()
     if bound.has("Format"):
@@ -123,9 +209,19 @@ def out_null(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     yield from ()
 
 
-@cmdlet("Out-String", _UTILITY.format("OutString"), params=("InputObject", "Width"), switches=("Stream",), positional=("InputObject",))
+@cmdlet(
+    "Out-String",
+    _UTILITY.format("OutString"),
+    params=("InputObject", "Width"),
+    switches=("Stream",),
+    positional=("InputObject",),
+)
 def out_string_cmd(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    values = list(enumerate_value(bound.get("InputObject"))) if bound.has("InputObject") else list(inputs)
+    values = (
+        list(enumerate_value(bound.get("InputObject")))
+        if bound.has("InputObject")
+        else list(inputs)
+    )
     lines = out_string(values)
     if bound.get("Stream"):
         yield from lines
@@ -133,10 +229,15 @@ def out_string_cmd(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator
         yield "\r\n".join(lines) + "\r\n"
 
 
-@cmdlet("Invoke-Expression", _UTILITY.format("InvokeExpression"), params=("Command",), positional=("Command",), pure=False, aliases=("iex",))
+@cmdlet(
+    "Invoke-Expression",
+    _UTILITY.format("InvokeExpression"),
+    params=("Command",),
+    positional=("Command",),
+    pure=False,
+    aliases=("iex",),
+)
 def invoke_expression(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    from psfleet.simfleet.minips.parser import ParseError, parse
-
     text = to_string(bound.get("Command"))
     script = parse(text)
     if isinstance(script, ParseError):
@@ -152,7 +253,13 @@ def invoke_expression(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Itera
         rt.text = saved_text
 
 
-@cmdlet("ForEach-Object", _UTILITY.format("ForEachObject"), params=("Process", "Begin", "End", "MemberName"), positional=("Process",), aliases=("%", "foreach"))
+@cmdlet(
+    "ForEach-Object",
+    _UTILITY.format("ForEachObject"),
+    params=("Process", "Begin", "End", "MemberName"),
+    positional=("Process",),
+    aliases=("%", "foreach"),
+)
 def foreach_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     body = bound.get("Process")
     if bound.has("Begin"):
@@ -166,7 +273,14 @@ def foreach_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator
         yield from rt.invoke_block(bound.get("End"))
 
 
-@cmdlet("Where-Object", _UTILITY.format("WhereObject"), params=("FilterScript", "Property", "Value"), switches=_COMPARISONS, positional=("Property", "Value"), aliases=("where", "?"))
+@cmdlet(
+    "Where-Object",
+    _UTILITY.format("WhereObject"),
+    params=("FilterScript", "Property", "Value"),
+    switches=_COMPARISONS,
+    positional=("Property", "Value"),
+    aliases=("where", "?"),
+)
 def where_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     script = bound.get("FilterScript")
     if script is None and isinstance(bound.get("Property"), ScriptBlock):
@@ -188,7 +302,14 @@ def where_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[A
             yield value
 
 
-@cmdlet("Select-Object", _UTILITY.format("SelectObject"), params=("Property", "ExpandProperty", "First", "Last", "Skip", "ExcludeProperty"), switches=("Unique",), positional=("Property",), aliases=("select",))
+@cmdlet(
+    "Select-Object",
+    _UTILITY.format("SelectObject"),
+    params=("Property", "ExpandProperty", "First", "Last", "Skip", "ExcludeProperty"),
+    switches=("Unique",),
+    positional=("Property",),
+    aliases=("select",),
+)
 def select_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     props = list(enumerate_value(bound.get("Property"))) if bound.has("Property") else []
     expand = bound.get("ExpandProperty")
@@ -218,9 +339,18 @@ def _select(rt: Runtime, value: Any, props: list[Any]) -> Any:
     picked: dict[str, Any] = {}
     for prop in props:
         if isinstance(prop, dict):  # calculated property @{Name=...; Expression={...}}
-            name = to_string(next((v for k, v in prop.items() if str(k).lower() in ("name", "n", "label", "l")), ""))
+            name = to_string(
+                next(
+                    (v for k, v in prop.items() if str(k).lower() in ("name", "n", "label", "l")),
+                    "",
+                )
+            )
             expr = next((v for k, v in prop.items() if str(k).lower() in ("expression", "e")), None)
-            picked[name] = collect(rt.invoke_block(expr, value)) if isinstance(expr, ScriptBlock) else get_member(value, to_string(expr))
+            picked[name] = (
+                collect(rt.invoke_block(expr, value))
+                if isinstance(expr, ScriptBlock)
+                else get_member(value, to_string(expr))
+            )
         elif to_string(prop) == "*":
             meta = getattr(value, "PSObject", None)
             for p in (*meta.adapted_properties, *meta.extended_properties) if meta else ():
@@ -228,15 +358,31 @@ def _select(rt: Runtime, value: Any, props: list[Any]) -> Any:
         else:
             picked[to_string(prop)] = get_member(value, to_string(prop))
     type_names = getattr(getattr(value, "PSObject", None), "type_names", None)
-    source = type_names[0] if type_names and not isinstance(value, (str, int, float)) else _clr_name(value)
+    source = (
+        type_names[0]
+        if type_names and not isinstance(value, (str, int, float))
+        else _clr_name(value)
+    )
     return objects.custom(picked, f"Selected.{source}")
 
 
 def _clr_name(value: Any) -> str:
-    return {str: "System.String", int: "System.Int32", float: "System.Double", bool: "System.Boolean"}.get(type(value), "System.Object")
+    return {
+        str: "System.String",
+        int: "System.Int32",
+        float: "System.Double",
+        bool: "System.Boolean",
+    }.get(type(value), "System.Object")
 
 
-@cmdlet("Sort-Object", _UTILITY.format("SortObject"), params=("Property",), switches=("Descending", "Unique"), positional=("Property",), aliases=("sort",))
+@cmdlet(
+    "Sort-Object",
+    _UTILITY.format("SortObject"),
+    params=("Property",),
+    switches=("Descending", "Unique"),
+    positional=("Property",),
+    aliases=("sort",),
+)
 def sort_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     props = list(enumerate_value(bound.get("Property"))) if bound.has("Property") else []
 
@@ -244,26 +390,42 @@ def sort_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[An
         if not props:
             return (order_key(value),)
         return tuple(
-            order_key(collect(rt.invoke_block(p, value)) if isinstance(p, ScriptBlock) else get_member(value, to_string(p)))
+            order_key(
+                collect(rt.invoke_block(p, value))
+                if isinstance(p, ScriptBlock)
+                else get_member(value, to_string(p))
+            )
             for p in props
         )
 
     ordered = sorted(inputs, key=key, reverse=bool(bound.get("Descending")))
     if bound.get("Unique"):
-        seen: set[tuple[Any, ...]] = set()
-        ordered = [v for v in ordered if not (key(v) in seen or seen.add(key(v)))]
+        unique: dict[tuple[Any, ...], Any] = {}
+        for value in ordered:
+            unique.setdefault(key(value), value)
+        ordered = list(unique.values())
     yield from ordered
 
 
-@cmdlet("Measure-Object", _UTILITY.format("MeasureObject"), params=("Property",), switches=("Sum", "Average", "Maximum", "Minimum"), positional=("Property",), aliases=("measure",))
+@cmdlet(
+    "Measure-Object",
+    _UTILITY.format("MeasureObject"),
+    params=("Property",),
+    switches=("Sum", "Average", "Maximum", "Minimum"),
+    positional=("Property",),
+    aliases=("measure",),
+)
 def measure_object(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     prop = to_string(bound.get("Property")) if bound.has("Property") else None
     values = [get_member(v, prop) if prop else v for v in inputs]
-    numbers = [float(to_number(v)) for v in values if v is not None]
+    wanted = any(bound.get(k) for k in ("Sum", "Average", "Maximum", "Minimum"))
+    numbers = [float(to_number(v)) for v in values if v is not None] if wanted else []
     stats: dict[str, float | None] = {}
     if bound.get("Sum") or bound.get("Average"):
         stats["Sum"] = sum(numbers) if bound.get("Sum") else None
-        stats["Average"] = (sum(numbers) / len(numbers) if numbers else None) if bound.get("Average") else None
+        stats["Average"] = (
+            (sum(numbers) / len(numbers) if numbers else None) if bound.get("Average") else None
+        )
     if bound.get("Maximum"):
         stats["Maximum"] = max(numbers) if numbers else None
     if bound.get("Minimum"):

@@ -9,12 +9,13 @@ without every stage having to forward them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psrpcore.types import ErrorRecord, InvocationInfo, PSVersion
+from psrpcore.types import ErrorCategory, ErrorRecord, InvocationInfo, PSVersion
 
 from psfleet.simfleet import cmdshell
 from psfleet.simfleet.hostfacts import SessionContext
@@ -43,7 +44,7 @@ _PREFERENCE_DEFAULTS = {
 }
 
 
-class Terminate(Exception):  # noqa: N818 - a control-flow signal, not an error class
+class Terminate(Exception):
     """A terminating error: unwinds to the nearest try/catch or ends the script."""
 
     def __init__(self, record: ErrorRecord) -> None:
@@ -59,13 +60,13 @@ class StatementError(Exception):
         self.record = record
 
 
-class ExitScript(Exception):  # noqa: N818
+class ExitScript(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
 
 
-class ReturnFromBlock(Exception):  # noqa: N818
+class ReturnFromBlock(Exception):
     pass
 
 
@@ -210,7 +211,9 @@ class Runtime:
             if st.final is not None:
                 yield from self.run_block(st.final)
 
-    def invoke_block(self, block: ScriptBlock, dollar_under: Any = _NO_VALUE, args: Sequence[Any] = ()) -> Iterator[Any]:
+    def invoke_block(
+        self, block: ScriptBlock, dollar_under: Any = _NO_VALUE, args: Sequence[Any] = ()
+    ) -> Iterator[Any]:
         """Run a script block in the current scope with $_ (and $args) set."""
         saved = (self.vars.get("_", _NO_VALUE), self.vars.get("args", _NO_VALUE))
         if dollar_under is not _NO_VALUE:
@@ -232,7 +235,9 @@ class Runtime:
 
     # -- pipelines --------------------------------------------------------------
 
-    def run_pipeline(self, pipe: s.Pipeline, upstream: Iterator[Any] | None = None) -> Iterator[Any]:
+    def run_pipeline(
+        self, pipe: s.Pipeline, upstream: Iterator[Any] | None = None
+    ) -> Iterator[Any]:
         stream: Iterator[Any] = iter(()) if upstream is None else upstream
         for element in pipe.elements:
             if isinstance(element, s.ExprElement):
@@ -260,11 +265,20 @@ class Runtime:
         name = call.name.lower().removesuffix(".exe")
         if name not in cmdshell.COMMANDS:
             raise StatementError(records.command_not_found(call.name, self.where(call.pos)))
-        argv = [to_string(self.eval(a)) if not isinstance(a, s.Param) else f"-{a.name}" for a in call.args]
+        argv = [
+            to_string(self.eval(a)) if not isinstance(a, s.Param) else f"-{a.name}"
+            for a in call.args
+        ]
         result = cmdshell.run_cmd(name, argv, self.ctx)
         return iter(result.stdout.decode("utf-8").splitlines())
 
-    def bind(self, spec: commands.Cmdlet, invoked: str, args: Sequence[tuple[str | None, Any]], pos: s.Position | None) -> commands.Bound:
+    def bind(
+        self,
+        spec: commands.Cmdlet,
+        invoked: str,
+        args: Sequence[tuple[str | None, Any]],
+        pos: s.Position | None,
+    ) -> commands.Bound:
         """PowerShell parameter binding, simplified: unique prefixes, switches, positions."""
         names = (*spec.params, *spec.switches, *commands.COMMON)
         switches = spec.switches | commands.COMMON_SWITCHES
@@ -287,7 +301,11 @@ class Runtime:
                 raise StatementError(self.missing_argument(spec, pending_name, pos))
             canonical = _resolve(name, names)
             if canonical is None:
-                raise StatementError(records.parameter_not_found(invoked, spec.type_name, name, self.where(pos, invoked)))
+                raise StatementError(
+                    records.parameter_not_found(
+                        invoked, spec.type_name, name, self.where(pos, invoked)
+                    )
+                )
             if canonical in switches:
                 # psrpcore clients send a switch as (name, None) or (name, True).
                 values[canonical.lower()] = True if value is None or value is _NO_VALUE else value
@@ -299,23 +317,48 @@ class Runtime:
             raise StatementError(self.missing_argument(spec, pending_name, pos))
         return commands.Bound(invoked, values, pos)
 
-    def positional_error(self, spec: commands.Cmdlet, value: Any, pos: s.Position | None) -> ErrorRecord:
+    def positional_error(
+        self, spec: commands.Cmdlet, value: Any, pos: s.Position | None
+    ) -> ErrorRecord:
         exc = records.exception(
-            ["System.Management.Automation.ParameterBindingException", "System.Management.Automation.RuntimeException", "System.SystemException"],
+            [
+                "System.Management.Automation.ParameterBindingException",
+                "System.Management.Automation.RuntimeException",
+                "System.SystemException",
+            ],
             f"A positional parameter cannot be found that accepts argument '{to_string(value)}'.",
         )
-        return records.record(exc, records.ErrorCategory.InvalidArgument, f"PositionalParameterNotFound,{spec.type_name}", activity=spec.name, where=self.where(pos, spec.name))
-
-    def missing_argument(self, spec: commands.Cmdlet, name: str, pos: s.Position | None) -> ErrorRecord:
-        exc = records.exception(
-            ["System.Management.Automation.ParameterBindingException", "System.Management.Automation.RuntimeException", "System.SystemException"],
-            f"Missing an argument for parameter '{name}'. Specify a parameter of type 'System.Object' and try again.",
+        return records.record(
+            exc,
+            ErrorCategory.InvalidArgument,
+            f"PositionalParameterNotFound,{spec.type_name}",
+            activity=spec.name,
+            where=self.where(pos, spec.name),
         )
-        return records.record(exc, records.ErrorCategory.InvalidArgument, f"MissingArgument,{spec.type_name}", activity=spec.name, where=self.where(pos, spec.name))
+
+    def missing_argument(
+        self, spec: commands.Cmdlet, name: str, pos: s.Position | None
+    ) -> ErrorRecord:
+        exc = records.exception(
+            [
+                "System.Management.Automation.ParameterBindingException",
+                "System.Management.Automation.RuntimeException",
+                "System.SystemException",
+            ],
+            f"Missing an argument for parameter '{name}'. "
+            "Specify a parameter of type 'System.Object' and try again.",
+        )
+        return records.record(
+            exc,
+            ErrorCategory.InvalidArgument,
+            f"MissingArgument,{spec.type_name}",
+            activity=spec.name,
+            where=self.where(pos, spec.name),
+        )
 
     # -- expressions ------------------------------------------------------------
 
-    def eval(self, e: s.Expr) -> Any:  # noqa: PLR0915 - one dispatch over the node types
+    def eval(self, e: s.Expr) -> Any:
         if isinstance(e, s.Const):
             return e.value
         if isinstance(e, s.Var):
@@ -334,7 +377,10 @@ class Runtime:
             values = list(self.run_block(e.body))
             return values if e.force_array else collect(values)
         if isinstance(e, s.HashLit):
-            return {to_string(self.eval(k)) if not isinstance(k, s.Const) else k.value: self.eval(v) for k, v in e.entries}
+            return {
+                to_string(self.eval(k)) if not isinstance(k, s.Const) else k.value: self.eval(v)
+                for k, v in e.entries
+            }
         if isinstance(e, s.ScriptBlockLit):
             return ScriptBlock(e.body, e.text)
         if isinstance(e, s.PipelineExpr):
@@ -350,7 +396,11 @@ class Runtime:
             if e.op == "-not":
                 return not to_bool(value)
             return [value] if e.op == "," else -to_number(value)
-        raise StatementError(self.runtime_error(f"Unsupported expression {type(e).__name__}.", "UnsupportedExpression"))
+        raise StatementError(
+            self.runtime_error(
+                f"Unsupported expression {type(e).__name__}.", "UnsupportedExpression"
+            )
+        )
 
     def binary(self, e: s.Binary) -> Any:
         op = e.op
@@ -386,12 +436,20 @@ class Runtime:
         try:
             a, b = to_number(0 if left is None else left), to_number(0 if right is None else right)
         except TypeError as exc:
-            raise StatementError(self.runtime_error(str(exc), "InvalidCastFromStringToInteger")) from None
+            raise StatementError(
+                self.runtime_error(str(exc), "InvalidCastFromStringToInteger")
+            ) from None
         if op in ("/", "%") and b == 0:
-            raise StatementError(self.runtime_error("Attempted to divide by zero.", "RuntimeException"))
+            raise StatementError(
+                self.runtime_error("Attempted to divide by zero.", "RuntimeException")
+            )
         if op == "/":
             quotient = a / b
-            return int(quotient) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else quotient
+            return (
+                int(quotient)
+                if isinstance(a, int) and isinstance(b, int) and a % b == 0
+                else quotient
+            )
         return {"+": a + b, "-": a - b, "*": a * b, "%": a % b}[op]
 
     def call(self, e: s.Call) -> Any:
@@ -403,8 +461,13 @@ class Runtime:
             return call_method(target, e.name, args)
         except (LookupError, IndexError, ValueError, TypeError):
             type_name = "System.String" if isinstance(target, str) else "System.Object"
-            message = f"Method invocation failed because [{type_name}] does not contain a method named '{e.name}'."
-            raise StatementError(self.runtime_error(message, "MethodNotFound", "InvalidOperation")) from None
+            message = (
+                f"Method invocation failed because [{type_name}] does not contain "
+                f"a method named '{e.name}'."
+            )
+            raise StatementError(
+                self.runtime_error(message, "MethodNotFound", "InvalidOperation")
+            ) from None
 
     def static_member(self, type_name: str, name: str) -> Any:
         lower = (type_name.removeprefix("system."), name.lower())
@@ -418,7 +481,11 @@ class Runtime:
             return f"Microsoft Windows NT {self.ctx.host.os_version}.0"
         if lower == ("math", "pi"):
             return 3.141592653589793
-        raise StatementError(self.runtime_error(f"Unable to find type [{type_name}].", "TypeNotFound", "InvalidOperation"))
+        raise StatementError(
+            self.runtime_error(
+                f"Unable to find type [{type_name}].", "TypeNotFound", "InvalidOperation"
+            )
+        )
 
     def static_call(self, type_name: str, name: str, args: list[Any]) -> Any:
         key = (type_name.removeprefix("system."), name.lower())
@@ -436,11 +503,14 @@ class Runtime:
         simple = type_name.removeprefix("system.")
         try:
             if simple in ("int", "int32", "long", "int64"):
-                return int(round(to_number(value))) if not isinstance(value, str) else int(to_number(value))
+                # [int] rounds numbers half to even, like .NET's Convert.ToInt32.
+                return round(to_number(value))
             if simple in ("double", "float", "single", "decimal"):
                 return float(to_number(value))
         except TypeError as exc:
-            raise StatementError(self.runtime_error(str(exc), "InvalidCastFromStringToInteger", "InvalidArgument")) from None
+            raise StatementError(
+                self.runtime_error(str(exc), "InvalidCastFromStringToInteger", "InvalidArgument")
+            ) from None
         if simple == "string":
             return to_string(value)
         if simple == "bool":
@@ -448,20 +518,34 @@ class Runtime:
         if simple in ("array", "object[]"):
             return list(enumerate_value(value))
         if simple in ("pscustomobject", "ordered") and isinstance(value, dict):
-            return objects.custom({to_string(k): v for k, v in value.items()}) if simple == "pscustomobject" else dict(value)
+            return (
+                objects.custom({to_string(k): v for k, v in value.items()})
+                if simple == "pscustomobject"
+                else dict(value)
+            )
         if simple == "version":
             return PSVersion(to_string(value))
         return value
 
-    def runtime_error(self, message: str, error_id: str, category: str = "NotSpecified") -> ErrorRecord:
-        exc = records.exception(["System.Management.Automation.RuntimeException", "System.SystemException"], message)
-        return records.record(exc, records.ErrorCategory[category], error_id)
+    def runtime_error(
+        self, message: str, error_id: str, category: str = "NotSpecified"
+    ) -> ErrorRecord:
+        exc = records.exception(
+            ["System.Management.Automation.RuntimeException", "System.SystemException"], message
+        )
+        return records.record(exc, ErrorCategory[category], error_id)
 
 
 def _resolve(name: str, candidates: Sequence[str]) -> str | None:
     """Exact name, else a unique prefix, case-insensitive (like PowerShell)."""
     lower = name.lower()
-    aliases = {"ea": "ErrorAction", "wa": "WarningAction", "ia": "InformationAction", "cn": "ComputerName", "args": "ArgumentList"}
+    aliases = {
+        "ea": "ErrorAction",
+        "wa": "WarningAction",
+        "ia": "InformationAction",
+        "cn": "ComputerName",
+        "args": "ArgumentList",
+    }
     if lower in aliases and aliases[lower] in candidates:
         return aliases[lower]
     exact = [c for c in candidates if c.lower() == lower]
@@ -484,7 +568,6 @@ def _index(target: Any, index: Any) -> Any:
 
 def _format(template: str, args: list[Any]) -> str:
     """-f with {0} / {0:N2}-style placeholders (the common subset)."""
-    import re
 
     def one(match: re.Match[str]) -> str:
         value = args[int(match.group(1))] if int(match.group(1)) < len(args) else None

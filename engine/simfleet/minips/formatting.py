@@ -36,7 +36,13 @@ def out_string(values: Sequence[Any]) -> list[str]:
             lines.extend(["", *_list_view(value)])
             continue
         if view_type != type_name:
-            lines.extend(["", _row([c for c, _ in columns], columns), _row(["-" * len(c) for c, _ in columns], columns)])
+            lines.extend(
+                [
+                    "",
+                    _row([c for c, _ in columns], columns),
+                    _row(["-" * len(c) for c, _ in columns], columns),
+                ]
+            )
             view_type = type_name
         lines.append(_row([to_string(get_member(value, c)) for c, _ in columns], columns))
     if formatted:
@@ -61,6 +67,8 @@ def _row(cells: list[str], columns: Sequence[tuple[str, int]]) -> str:
 
 def _list_view(value: PSObject) -> list[str]:
     meta = value.PSObject
-    props = [(p.name, p.get_value(value)) for p in (*meta.adapted_properties, *meta.extended_properties)]
+    props = [
+        (p.name, p.get_value(value)) for p in (*meta.adapted_properties, *meta.extended_properties)
+    ]
     width = max((len(name) for name, _ in props), default=0)
     return [f"{name.ljust(width)} : {to_string(v)}" for name, v in props]

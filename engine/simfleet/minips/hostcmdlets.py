@@ -22,14 +22,31 @@ def _select_by_name(
         return
     exception_type, message, error_id = not_found
     for pattern in (to_string(p) for p in enumerate_value(bound.get("Name"))):
-        hits = [i for i in items if fnmatch.fnmatchcase(to_string(get_member(i, prop)).lower(), pattern.lower())]
+        hits = [
+            i
+            for i in items
+            if fnmatch.fnmatchcase(to_string(get_member(i, prop)).lower(), pattern.lower())
+        ]
         if not hits and not any(ch in pattern for ch in "*?["):
-            rec = records.not_found(exception_type, message.format(pattern), error_id, bound.name, pattern, rt.where(bound.pos, bound.name))
+            rec = records.not_found(
+                exception_type,
+                message.format(pattern),
+                error_id,
+                bound.name,
+                pattern,
+                rt.where(bound.pos, bound.name),
+            )
             rt.write_error(rec, bound)
         yield from hits
 
 
-@cmdlet("Get-Service", "Microsoft.PowerShell.Commands.GetServiceCommand", params=("Name", "DisplayName", "ComputerName"), positional=("Name",), aliases=("gsv",))
+@cmdlet(
+    "Get-Service",
+    "Microsoft.PowerShell.Commands.GetServiceCommand",
+    params=("Name", "DisplayName", "ComputerName"),
+    positional=("Name",),
+    aliases=("gsv",),
+)
 def get_service(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     not_found = (
         "Microsoft.PowerShell.Commands.ServiceCommandException",
@@ -39,7 +56,14 @@ def get_service(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[An
     yield from _select_by_name(rt, bound, objects.services(rt.ctx.host), "Name", not_found)
 
 
-@cmdlet("Get-Process", "Microsoft.PowerShell.Commands.GetProcessCommand", params=("Name", "Id"), positional=("Name",), pure=False, aliases=("gps", "ps"))
+@cmdlet(
+    "Get-Process",
+    "Microsoft.PowerShell.Commands.GetProcessCommand",
+    params=("Name", "Id"),
+    positional=("Name",),
+    pure=False,
+    aliases=("gps", "ps"),
+)
 def get_process(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     host = rt.ctx.host
     uptime = (dt.datetime.now(dt.UTC) - host.boot_time).total_seconds()
@@ -50,31 +74,52 @@ def get_process(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[An
         return
     not_found = (
         "Microsoft.PowerShell.Commands.ProcessCommandException",
-        "Cannot find a process with the name \"{0}\". Verify the process name and call the cmdlet again.",
+        'Cannot find a process with the name "{0}". '
+        "Verify the process name and call the cmdlet again.",
         "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand",
     )
     yield from _select_by_name(rt, bound, procs, "ProcessName", not_found)
 
 
-@cmdlet("Get-ComputerInfo", "Microsoft.PowerShell.Commands.GetComputerInfoCommand", params=("Property",), positional=("Property",))
+@cmdlet(
+    "Get-ComputerInfo",
+    "Microsoft.PowerShell.Commands.GetComputerInfoCommand",
+    params=("Property",),
+    positional=("Property",),
+)
 def get_computer_info(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     yield objects.computer_info(rt.ctx.host)
 
 
 def _require_cluster(rt: Runtime, bound: Bound, type_name: str) -> bool:
     if rt.ctx.host.cluster is None:
-        rt.write_error(records.no_cluster(bound.name, type_name, rt.ctx.host.name, rt.where(bound.pos, bound.name)), bound)
+        rt.write_error(
+            records.no_cluster(
+                bound.name, type_name, rt.ctx.host.name, rt.where(bound.pos, bound.name)
+            ),
+            bound,
+        )
         return False
     return True
 
 
-@cmdlet("Get-ClusterNode", "Microsoft.FailoverClusters.PowerShell.GetNodeCommand", params=("Name", "Cluster"), positional=("Name",))
+@cmdlet(
+    "Get-ClusterNode",
+    "Microsoft.FailoverClusters.PowerShell.GetNodeCommand",
+    params=("Name", "Cluster"),
+    positional=("Name",),
+)
 def get_cluster_node(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     if _require_cluster(rt, bound, "Microsoft.FailoverClusters.PowerShell.GetNodeCommand"):
         yield from objects.cluster_nodes(rt.ctx.host)
 
 
-@cmdlet("Get-ClusterGroup", "Microsoft.FailoverClusters.PowerShell.GetClusterGroupCommand", params=("Name", "Cluster"), positional=("Name",))
+@cmdlet(
+    "Get-ClusterGroup",
+    "Microsoft.FailoverClusters.PowerShell.GetClusterGroupCommand",
+    params=("Name", "Cluster"),
+    positional=("Name",),
+)
 def get_cluster_group(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     if _require_cluster(rt, bound, "Microsoft.FailoverClusters.PowerShell.GetClusterGroupCommand"):
         yield from objects.cluster_groups(rt.ctx.host)

@@ -19,7 +19,7 @@ class Error:
 
 
 @dataclass(frozen=True, slots=True)
-class Warning:  # noqa: A001 - PowerShell's stream name
+class Warning:
     message: str
 
 

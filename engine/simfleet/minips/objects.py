@@ -71,7 +71,12 @@ def note(name: str, value: Any, owner: PSObject) -> PSNoteProperty:
     return prop
 
 
-def make(type_names: list[str], to_string: str | None, adapted: dict[str, Any], extended: dict[str, Any] | None = None) -> PSObject:
+def make(
+    type_names: list[str],
+    to_string: str | None,
+    adapted: dict[str, Any],
+    extended: dict[str, Any] | None = None,
+) -> PSObject:
     """A PSObject with the given .NET type chain, ToString and properties."""
     obj = PSObject()
     meta: PSObjectMeta = obj.PSObject
@@ -94,8 +99,12 @@ def with_note(value: Any, name: str, extra: Any, deserialized: bool = False) -> 
         meta = copy.PSObject
         prefix = "Deserialized." if deserialized else ""
         meta.type_names = [n if n.startswith(prefix) else prefix + n for n in src.type_names]
-        meta.adapted_properties = [note(p.name, p.get_value(value), copy) for p in src.adapted_properties]
-        meta.extended_properties = [note(p.name, p.get_value(value), copy) for p in src.extended_properties]
+        meta.adapted_properties = [
+            note(p.name, p.get_value(value), copy) for p in src.adapted_properties
+        ]
+        meta.extended_properties = [
+            note(p.name, p.get_value(value), copy) for p in src.extended_properties
+        ]
         meta.to_string = str(value)
     else:
         return value
@@ -107,7 +116,11 @@ def with_note(value: Any, name: str, extra: Any, deserialized: bool = False) -> 
 def services(host: HostFacts) -> tuple[PSObject, ...]:
     return tuple(
         make(
-            ["System.ServiceProcess.ServiceController", "System.ComponentModel.Component", "System.MarshalByRefObject"],
+            [
+                "System.ServiceProcess.ServiceController",
+                "System.ComponentModel.Component",
+                "System.MarshalByRefObject",
+            ],
             svc.name,
             {
                 "CanPauseAndContinue": False,
@@ -131,7 +144,11 @@ def processes(host: HostFacts, uptime_seconds: float) -> tuple[PSObject, ...]:
     scale = max(uptime_seconds, 1.0) / 86400.0
     return tuple(
         make(
-            ["System.Diagnostics.Process", "System.ComponentModel.Component", "System.MarshalByRefObject"],
+            [
+                "System.Diagnostics.Process",
+                "System.ComponentModel.Component",
+                "System.MarshalByRefObject",
+            ],
             f"System.Diagnostics.Process ({p.name})",
             {
                 "Id": p.pid,
@@ -158,7 +175,9 @@ def computer_info(host: HostFacts) -> PSObject:
         "Microsoft.PowerShell.Commands.ComputerInfo",
         {
             "WindowsProductName": host.os_product,
-            "WindowsVersion": {14393: "1607", 17763: "1809", 20348: "2009"}.get(host.os_build, "2009"),
+            "WindowsVersion": {14393: "1607", 17763: "1809", 20348: "2009"}.get(
+                host.os_build, "2009"
+            ),
             "WindowsBuildLabEx": f"{host.os_build}.{host.os_revision}",
             "CsName": host.name,
             "CsDomain": f"{host.fqdn.split('.', 1)[1]}",
@@ -171,7 +190,7 @@ def computer_info(host: HostFacts) -> PSObject:
             "OsTotalVisibleMemorySize": host.memory_kb,
             "OsLastBootUpTime": host.boot_time,
             "OsArchitecture": "64-bit",
-            "LogonServer": f"\\\\DC01",
+            "LogonServer": "\\\\DC01",
         },
     )
 
@@ -180,9 +199,18 @@ def computer_info(host: HostFacts) -> PSObject:
 def cluster_nodes(host: HostFacts) -> tuple[PSObject, ...]:
     return tuple(
         make(
-            ["Microsoft.FailoverClusters.PowerShell.ClusterNode", "Microsoft.FailoverClusters.PowerShell.ClusterObject"],
+            [
+                "Microsoft.FailoverClusters.PowerShell.ClusterNode",
+                "Microsoft.FailoverClusters.PowerShell.ClusterObject",
+            ],
             node,
-            {"Name": node, "State": ClusterNodeState.Up, "Id": str(i + 1), "Cluster": host.cluster, "NodeWeight": 1},
+            {
+                "Name": node,
+                "State": ClusterNodeState.Up,
+                "Id": str(i + 1),
+                "Cluster": host.cluster,
+                "NodeWeight": 1,
+            },
         )
         for i, node in enumerate(host.cluster_nodes)
     )
@@ -194,9 +222,17 @@ def cluster_groups(host: HostFacts) -> tuple[PSObject, ...]:
     groups = ("Available Storage", "Cluster Group", f"{host.cluster}-FS")
     return tuple(
         make(
-            ["Microsoft.FailoverClusters.PowerShell.ClusterGroup", "Microsoft.FailoverClusters.PowerShell.ClusterObject"],
+            [
+                "Microsoft.FailoverClusters.PowerShell.ClusterGroup",
+                "Microsoft.FailoverClusters.PowerShell.ClusterObject",
+            ],
             name,
-            {"Name": name, "OwnerNode": nodes[i % len(nodes)], "State": ClusterGroupState.Online, "Cluster": host.cluster},
+            {
+                "Name": name,
+                "OwnerNode": nodes[i % len(nodes)],
+                "State": ClusterGroupState.Online,
+                "Cluster": host.cluster,
+            },
         )
         for i, name in enumerate(groups)
     )
@@ -207,7 +243,9 @@ def psversion_table(host: HostFacts) -> dict[str, Any]:
     return {
         "PSVersion": PSVersion(host.ps_version),
         "PSEdition": "Desktop",
-        "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", host.ps_version)],
+        "PSCompatibleVersions": [
+            PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", host.ps_version)
+        ],
         "BuildVersion": PSVersion(f"10.0.{host.os_build}.{host.os_revision}"),
         "CLRVersion": PSVersion("4.0.30319.42000"),
         "WSManStackVersion": PSVersion("3.0"),
@@ -220,11 +258,22 @@ def file_item(parent: str, name: str, length: int | None, written: dt.datetime) 
     """A FileInfo (length given) or DirectoryInfo as Get-ChildItem returns them."""
     full = f"{parent.rstrip(chr(92))}\\{name}"
     kind = "System.IO.DirectoryInfo" if length is None else "System.IO.FileInfo"
-    adapted: dict[str, Any] = {"Name": name, "FullName": full, "LastWriteTime": written, "Exists": True}
+    adapted: dict[str, Any] = {
+        "Name": name,
+        "FullName": full,
+        "LastWriteTime": written,
+        "Exists": True,
+    }
     if length is not None:
         adapted["Length"] = length
-    extended = {"PSPath": f"Microsoft.PowerShell.Core\\FileSystem::{full}", "PSIsContainer": length is None, "Mode": "d-----" if length is None else "-a----"}
-    return make([kind, "System.IO.FileSystemInfo", "System.MarshalByRefObject"], name, adapted, extended)
+    extended = {
+        "PSPath": f"Microsoft.PowerShell.Core\\FileSystem::{full}",
+        "PSIsContainer": length is None,
+        "Mode": "d-----" if length is None else "-a----",
+    }
+    return make(
+        [kind, "System.IO.FileSystemInfo", "System.MarshalByRefObject"], name, adapted, extended
+    )
 
 
 def custom(props: dict[str, Any], type_name: str | None = None) -> PSObject:
@@ -237,7 +286,10 @@ def custom(props: dict[str, Any], type_name: str | None = None) -> PSObject:
 
 def measure_info(count: int, prop: str | None, stats: dict[str, float | None]) -> PSObject:
     return make(
-        ["Microsoft.PowerShell.Commands.GenericMeasureInfo", "Microsoft.PowerShell.Commands.MeasureInfo"],
+        [
+            "Microsoft.PowerShell.Commands.GenericMeasureInfo",
+            "Microsoft.PowerShell.Commands.MeasureInfo",
+        ],
         "Microsoft.PowerShell.Commands.GenericMeasureInfo",
         {
             "Count": count,

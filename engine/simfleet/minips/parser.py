@@ -132,7 +132,9 @@ class _Parser:
 
     def param_block(self) -> tuple[s.ParamDecl, ...]:
         self.i += len("param")
-        self.expect("(", "Missing '(' in param block.", "MissingOpenParenthesisInFunctionParameterList")
+        self.expect(
+            "(", "Missing '(' in param block.", "MissingOpenParenthesisInFunctionParameterList"
+        )
         decls: list[s.ParamDecl] = []
         while True:
             self.ws(newlines=True)
@@ -170,7 +172,9 @@ class _Parser:
             self.i += 1
             if depth == 0:
                 return self.text[start + 1 : self.i - 1].strip()
-        raise ParseError("Missing ']' after type name.", "EndSquareBracketExpectedAtEndOfAttribute", start)
+        raise ParseError(
+            "Missing ']' after type name.", "EndSquareBracketExpectedAtEndOfAttribute", start
+        )
 
     def statements(self, terminator: str | None) -> s.Block:
         body: list[s.Statement] = []
@@ -185,7 +189,11 @@ class _Parser:
                 return s.Block(tuple(body))
             body.append(self.statement())
             self.ws()
-            if not (self.i >= len(self.text) or self.peek() in ";\r\n" or (terminator and self.at(terminator))):
+            if not (
+                self.i >= len(self.text)
+                or self.peek() in ";\r\n"
+                or (terminator and self.at(terminator))
+            ):
                 raise self.unexpected()
 
     def block(self) -> s.Block:
@@ -217,7 +225,11 @@ class _Parser:
             return self.foreach_statement()
         if self.at_word("try"):
             return self.try_statement()
-        assign = re.match(r"\$(?:(?:global|script|local):)?([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", self.text[self.i :], re.I)
+        assign = re.match(
+            r"\$(?:(?:global|script|local):)?([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)",
+            self.text[self.i :],
+            re.I,
+        )
         if assign:
             self.i += assign.end()
             self.ws(newlines=True)
@@ -228,10 +240,16 @@ class _Parser:
         return self.peek() in ("", ";", "\r", "\n", "}", ")")
 
     def condition(self) -> s.Pipeline:
-        self.expect("(", "Missing '(' after 'if' in if statement.", "MissingOpenParenthesisInIfStatement")
+        self.expect(
+            "(", "Missing '(' after 'if' in if statement.", "MissingOpenParenthesisInIfStatement"
+        )
         self.ws(newlines=True)
         cond = self.pipeline()
-        self.expect(")", "Missing closing ')' after expression in 'if' statement.", "MissingEndParenthesisAfterStatement")
+        self.expect(
+            ")",
+            "Missing closing ')' after expression in 'if' statement.",
+            "MissingEndParenthesisAfterStatement",
+        )
         self.ws(newlines=True)
         return cond
 
@@ -256,16 +274,26 @@ class _Parser:
 
     def foreach_statement(self) -> s.ForEach:
         self.i += 7
-        self.expect("(", "Missing opening '(' after keyword 'foreach'.", "MissingOpenParenthesisAfterKeyword")
+        self.expect(
+            "(",
+            "Missing opening '(' after keyword 'foreach'.",
+            "MissingOpenParenthesisAfterKeyword",
+        )
         self.ws()
         var = self.variable()
         self.ws()
         if not (isinstance(var, s.Var) and self.at_word("in")):
-            raise ParseError("Missing 'in' after variable in foreach loop.", "MissingInInForeach", self.i)
+            raise ParseError(
+                "Missing 'in' after variable in foreach loop.", "MissingInInForeach", self.i
+            )
         self.i += 2
         self.ws(newlines=True)
         source = self.pipeline()
-        self.expect(")", "Missing closing ')' after expression in 'foreach' statement.", "MissingEndParenthesisAfterForeach")
+        self.expect(
+            ")",
+            "Missing closing ')' after expression in 'foreach' statement.",
+            "MissingEndParenthesisAfterForeach",
+        )
         self.ws(newlines=True)
         return s.ForEach(var.name, source, self.block())
 
@@ -289,7 +317,11 @@ class _Parser:
         else:
             self.i = mark
         if handler is None and final is None:
-            raise ParseError("The Try statement is missing its Catch or Finally block.", "MissingCatchOrFinally", self.i)
+            raise ParseError(
+                "The Try statement is missing its Catch or Finally block.",
+                "MissingCatchOrFinally",
+                self.i,
+            )
         return s.TryCatch(body, handler, final)
 
     # -- pipelines and commands -----------------------------------------------
@@ -303,7 +335,11 @@ class _Parser:
             self.i += 1
             self.ws(newlines=True)
             if not self.starts_command():
-                raise ParseError("Expressions are only allowed as the first element of a pipeline.", "ExpressionsMustBeFirstInPipeline", self.i)
+                raise ParseError(
+                    "Expressions are only allowed as the first element of a pipeline.",
+                    "ExpressionsMustBeFirstInPipeline",
+                    self.i,
+                )
             elements.append(self.command())
 
     def starts_command(self) -> bool:
@@ -369,7 +405,9 @@ class _Parser:
         c = self.peek()
         if c in "'\"$(@{[":
             return self.postfix()
-        number = _NUMBER_ARG.match(self.text, self.i) or (c == "-" and _NUMBER_ARG.match(self.text, self.i + 1))
+        number = _NUMBER_ARG.match(self.text, self.i) or (
+            c == "-" and _NUMBER_ARG.match(self.text, self.i + 1)
+        )
         if number:
             return self.number()
         word = self.bareword()
@@ -452,7 +490,11 @@ class _Parser:
             self.i += 1 if self.at("!") else 4
             self.ws()
             return s.Unary("-not", self.unary())
-        if self.peek() == "-" and not _NUMBER.match(self.text, self.i + 1) and not self.peek(1).isalpha():
+        if (
+            self.peek() == "-"
+            and not _NUMBER.match(self.text, self.i + 1)
+            and not self.peek(1).isalpha()
+        ):
             self.i += 1
             self.ws()
             return s.Unary("-", self.unary())
@@ -483,7 +525,11 @@ class _Parser:
                 self.i += 2 if static else 1
                 match = _WORD.match(self.text, self.i)
                 if not match:
-                    raise ParseError("Missing property name after reference operator.", "MissingPropertyName", self.i)
+                    raise ParseError(
+                        "Missing property name after reference operator.",
+                        "MissingPropertyName",
+                        self.i,
+                    )
                 self.i = match.end()
                 if self.at("("):
                     self.i += 1
@@ -494,7 +540,11 @@ class _Parser:
                 self.i += 1
                 self.ws(newlines=True)
                 index = self.expression()
-                self.expect("]", "Array index expression is missing or not valid.", "MissingArrayIndexExpression")
+                self.expect(
+                    "]",
+                    "Array index expression is missing or not valid.",
+                    "MissingArrayIndexExpression",
+                )
                 expr = s.Index(expr, index)
             else:
                 return expr
@@ -509,7 +559,9 @@ class _Parser:
                 self.i += 1
                 self.ws(newlines=True)
             elif not self.at(")"):
-                raise ParseError("Missing ')' in method call.", "MissingEndParenthesisInMethodCall", self.i)
+                raise ParseError(
+                    "Missing ')' in method call.", "MissingEndParenthesisInMethodCall", self.i
+                )
         self.i += 1
         return tuple(args)
 
@@ -545,7 +597,9 @@ class _Parser:
             self.i += 1
             self.ws(newlines=True)
             inner = self.pipeline()
-            self.expect(")", "Missing closing ')' in expression.", "MissingEndParenthesisInExpression")
+            self.expect(
+                ")", "Missing closing ')' in expression.", "MissingEndParenthesisInExpression"
+            )
             only = inner.elements[0] if len(inner.elements) == 1 else None
             return only.expr if isinstance(only, s.ExprElement) else s.PipelineExpr(inner)
         if c == "{":
@@ -594,7 +648,9 @@ class _Parser:
         else:
             match = _VAR.match(self.text, self.i)
             if not match:
-                raise ParseError("Variable reference is not valid.", "InvalidVariableReference", self.i)
+                raise ParseError(
+                    "Variable reference is not valid.", "InvalidVariableReference", self.i
+                )
             self.i = match.end()
             scope = (match.group(1) or "").lower()
             name = match.group(2).lower()
@@ -609,7 +665,11 @@ class _Parser:
         while True:
             end = self.text.find("'", self.i)
             if end < 0:
-                raise ParseError("The string is missing the terminator: '.", "TerminatorExpectedAtEndOfString", start - 1)
+                raise ParseError(
+                    "The string is missing the terminator: '.",
+                    "TerminatorExpectedAtEndOfString",
+                    start - 1,
+                )
             parts.append(self.text[self.i : end])
             self.i = end + 1
             if not self.at("'"):
@@ -624,7 +684,11 @@ class _Parser:
         while True:
             c = self.peek()
             if c == "":
-                raise ParseError('The string is missing the terminator: ".', "TerminatorExpectedAtEndOfString", start)
+                raise ParseError(
+                    'The string is missing the terminator: ".',
+                    "TerminatorExpectedAtEndOfString",
+                    start,
+                )
             if c == '"':
                 self.i += 1
                 if self.at('"'):
@@ -668,19 +732,33 @@ class _Parser:
             else:
                 word = re.match(r"[A-Za-z0-9_]+", self.text[self.i :])
                 if not word:
-                    raise ParseError("Missing key before '=' in hash literal.", "MissingEqualsInHashLiteral", self.i)
+                    raise ParseError(
+                        "Missing key before '=' in hash literal.",
+                        "MissingEqualsInHashLiteral",
+                        self.i,
+                    )
                 self.i += word.end()
                 key = s.Const(word.group(0))
-            self.expect("=", "Missing '=' operator after key in hash literal.", "MissingEqualsInHashLiteral")
+            self.expect(
+                "=", "Missing '=' operator after key in hash literal.", "MissingEqualsInHashLiteral"
+            )
             self.ws(newlines=True)
             value = self.statement()
             if not isinstance(value, s.Pipeline):
                 raise self.unexpected()
             only = value.elements[0] if len(value.elements) == 1 else None
-            entries.append((key, only.expr if isinstance(only, s.ExprElement) else s.PipelineExpr(value)))
+            entries.append(
+                (key, only.expr if isinstance(only, s.ExprElement) else s.PipelineExpr(value))
+            )
 
 
 def _missing_close(terminator: str, offset: int) -> ParseError:
     if terminator == "}":
-        return ParseError("Missing closing '}' in statement block or type definition.", "MissingEndCurlyBrace", offset)
-    return ParseError("Missing closing ')' in expression.", "MissingEndParenthesisInExpression", offset)
+        return ParseError(
+            "Missing closing '}' in statement block or type definition.",
+            "MissingEndCurlyBrace",
+            offset,
+        )
+    return ParseError(
+        "Missing closing ')' in expression.", "MissingEndParenthesisInExpression", offset
+    )

@@ -29,6 +29,17 @@ _NOT_RECOGNIZED = (
 _REMOTING_HELP = "For more information, see the about_Remote_Troubleshooting Help topic."
 
 
+class _CategoryInfo(ErrorCategoryInfo):
+    """ErrorCategoryInfo whose text is Windows' "Category: (target:Type) [activity], Reason"
+    (psrpcore's own omits the colon); psrpcore serializes str() as ErrorCategory_Message."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.Category.name}: ({self.TargetName or ''}:{self.TargetType or ''}) "
+            f"[{self.Activity or ''}], {self.Reason or ''}"
+        )
+
+
 def exception(type_names: list[str], message: str, hresult: int = -2146233087) -> NETException:
     """A .NET exception whose type chain and ToString match Windows."""
     exc = NETException(Message=message, HResult=hresult)
@@ -72,18 +83,17 @@ def record(
     activity: str = "",
     where: InvocationInfo | None = None,
 ) -> ErrorRecord:
-    """An ErrorRecord; the category text follows Windows: "Cat: (target:Type) [activity], Reason"."""
+    """An ErrorRecord with Windows' category text and script stack trace."""
     reason = exc.PSObject.type_names[0].rsplit(".", 1)[-1]
     target_name = "" if target is None else str(target)
     target_type = "" if target is None else _type_name(target)
-    info = ErrorCategoryInfo(
+    info = _CategoryInfo(
         Category=category,
         Activity=activity,
         Reason=reason,
         TargetName=target_name,
         TargetType=target_type,
     )
-    info.PSObject.to_string = f"{category.name}: ({target_name}:{target_type}) [{activity}], {reason}"
     line = where.ScriptLineNumber if where is not None else 1
     return ErrorRecord(
         Exception=exc,
@@ -111,11 +121,15 @@ def command_not_found(name: str, where: InvocationInfo | None) -> ErrorRecord:
         ["System.Management.Automation.CommandNotFoundException", *_RUNTIME],
         _NOT_RECOGNIZED.format(name),
     )
-    return record(exc, ErrorCategory.ObjectNotFound, "CommandNotFoundException", target=name, where=where)
+    return record(
+        exc, ErrorCategory.ObjectNotFound, "CommandNotFoundException", target=name, where=where
+    )
 
 
 def write_error(message: str, where: InvocationInfo | None) -> ErrorRecord:
-    exc = exception(["Microsoft.PowerShell.Commands.WriteErrorException", "System.SystemException"], message)
+    exc = exception(
+        ["Microsoft.PowerShell.Commands.WriteErrorException", "System.SystemException"], message
+    )
     return record(
         exc,
         ErrorCategory.NotSpecified,
@@ -141,30 +155,46 @@ def parse_error(message: str, error_id: str, where: InvocationInfo | None) -> Er
     return record(exc, ErrorCategory.ParserError, error_id, where=where)
 
 
-def parameter_not_found(command: str, cmdlet_type: str, name: str, where: InvocationInfo | None) -> ErrorRecord:
+def parameter_not_found(
+    command: str, cmdlet_type: str, name: str, where: InvocationInfo | None
+) -> ErrorRecord:
     exc = exception(
-        ["System.Management.Automation.ParameterBindingException", "System.Management.Automation.RuntimeException", "System.SystemException"],
+        [
+            "System.Management.Automation.ParameterBindingException",
+            "System.Management.Automation.RuntimeException",
+            "System.SystemException",
+        ],
         f"A parameter cannot be found that matches parameter name '{name}'.",
     )
-    return record(exc, ErrorCategory.InvalidArgument, f"NamedParameterNotFound,{cmdlet_type}", activity=command, where=where)
+    return record(
+        exc,
+        ErrorCategory.InvalidArgument,
+        f"NamedParameterNotFound,{cmdlet_type}",
+        activity=command,
+        where=where,
+    )
 
 
-def remoting_failed(computer: str, detail: str, error_id: str, hresult: int, where: InvocationInfo | None) -> ErrorRecord:
+def remoting_failed(
+    computer: str, detail: str, error_id: str, hresult: int, where: InvocationInfo | None
+) -> ErrorRecord:
     """Invoke-Command's record when the session to computer cannot be opened."""
     exc = exception(
         ["System.Management.Automation.Remoting.PSRemotingTransportException", *_RUNTIME],
-        f"Connecting to remote server {computer} failed with the following error message : {detail} {_REMOTING_HELP}",
+        f"Connecting to remote server {computer} failed with the following error message : "
+        f"{detail} {_REMOTING_HELP}",
         hresult,
     )
     rec = record(exc, ErrorCategory.OpenError, error_id, target=computer, where=where)
-    rec.CategoryInfo.PSObject.to_string = f"OpenError: ({computer}:String) [], PSRemotingTransportException"
     # Windows prefixes the message shown to the user with the computer name.
     rec.PSObject.to_string = f"[{computer}] {exc.Message}"
     return rec
 
 
 def access_denied(computer: str, where: InvocationInfo | None) -> ErrorRecord:
-    return remoting_failed(computer, "Access is denied.", "AccessDenied,PSSessionStateBroken", -2147024891, where)
+    return remoting_failed(
+        computer, "Access is denied.", "AccessDenied,PSSessionStateBroken", -2147024891, where
+    )
 
 
 def computer_not_found(computer: str, where: InvocationInfo | None) -> ErrorRecord:
@@ -175,11 +205,17 @@ def computer_not_found(computer: str, where: InvocationInfo | None) -> ErrorReco
         "firewall exception for public profiles limits access to remote computers within the same "
         "local subnet."
     )
-    return remoting_failed(computer, detail, "ComputerNotFound,PSSessionStateBroken", -2144108103, where)
+    return remoting_failed(
+        computer, detail, "ComputerNotFound,PSSessionStateBroken", -2144108103, where
+    )
 
 
 def unc_access_denied(path: str, where: InvocationInfo | None) -> ErrorRecord:
-    exc = exception(["System.UnauthorizedAccessException", "System.SystemException"], f"Access to the path '{path}' is denied.", -2147024891)
+    exc = exception(
+        ["System.UnauthorizedAccessException", "System.SystemException"],
+        f"Access to the path '{path}' is denied.",
+        -2147024891,
+    )
     return record(
         exc,
         ErrorCategory.PermissionDenied,
@@ -192,7 +228,11 @@ def unc_access_denied(path: str, where: InvocationInfo | None) -> ErrorRecord:
 
 def path_not_found(path: str, where: InvocationInfo | None) -> ErrorRecord:
     exc = exception(
-        ["System.Management.Automation.ItemNotFoundException", "System.Management.Automation.SessionStateException", *_RUNTIME],
+        [
+            "System.Management.Automation.ItemNotFoundException",
+            "System.Management.Automation.SessionStateException",
+            *_RUNTIME,
+        ],
         f"Cannot find path '{path}' because it does not exist.",
     )
     return record(
@@ -208,8 +248,9 @@ def path_not_found(path: str, where: InvocationInfo | None) -> ErrorRecord:
 def cluster_access_denied(cluster: str, node: str, where: InvocationInfo | None) -> ErrorRecord:
     exc = exception(
         ["Microsoft.FailoverClusters.PowerShell.ClusterCmdletException"],
-        f"You do not have administrative privileges on the cluster. Contact your network administrator "
-        f"to request access.\r\n    Access is denied. Unable to contact node '{node}' to run validation tests.",
+        "You do not have administrative privileges on the cluster. Contact your network "
+        "administrator to request access.\r\n    Access is denied. "
+        f"Unable to contact node '{node}' to run validation tests.",
         -2147024891,
     )
     return record(
@@ -222,20 +263,36 @@ def cluster_access_denied(cluster: str, node: str, where: InvocationInfo | None)
     )
 
 
-def no_cluster(command: str, cmdlet_type: str, computer: str, where: InvocationInfo | None) -> ErrorRecord:
+def no_cluster(
+    command: str, cmdlet_type: str, computer: str, where: InvocationInfo | None
+) -> ErrorRecord:
     exc = exception(
         ["Microsoft.FailoverClusters.PowerShell.ClusterCmdletException"],
-        f"The cluster service is not running on '{computer}'. Make sure that the node is part of a cluster.",
+        f"The cluster service is not running on '{computer}'. "
+        "Make sure that the node is part of a cluster.",
     )
-    return record(exc, ErrorCategory.ConnectionError, f"ClusterServiceNotRunning,{cmdlet_type}", activity=command, where=where)
+    return record(
+        exc,
+        ErrorCategory.ConnectionError,
+        f"ClusterServiceNotRunning,{cmdlet_type}",
+        activity=command,
+        where=where,
+    )
 
 
 def not_found(
-    exception_type: str, message: str, error_id: str, command: str, target: Any, where: InvocationInfo | None
+    exception_type: str,
+    message: str,
+    error_id: str,
+    command: str,
+    target: Any,
+    where: InvocationInfo | None,
 ) -> ErrorRecord:
     """A cmdlet's 'no such item' record (Get-Service, Get-Process)."""
     exc = exception([exception_type, "System.SystemException"], message)
-    return record(exc, ErrorCategory.ObjectNotFound, error_id, target=target, activity=command, where=where)
+    return record(
+        exc, ErrorCategory.ObjectNotFound, error_id, target=target, activity=command, where=where
+    )
 
 
 def cluster_node_unreachable(node: str, where: InvocationInfo | None) -> ErrorRecord:

@@ -14,7 +14,13 @@ from typing import Any
 from psfleet.simfleet.hostfacts import HostFacts, SessionContext, stable_hash
 from psfleet.simfleet.minips import objects, records
 from psfleet.simfleet.minips.commands import Bound, cmdlet
-from psfleet.simfleet.minips.evaluator import ExitScript, ReturnFromBlock, Runtime, ScriptBlock, Terminate
+from psfleet.simfleet.minips.evaluator import (
+    ExitScript,
+    ReturnFromBlock,
+    Runtime,
+    ScriptBlock,
+    Terminate,
+)
 from psfleet.simfleet.minips.items import Error
 from psfleet.simfleet.minips.values import enumerate_value, get_member, to_string
 
@@ -35,7 +41,16 @@ def may_reach(rt: Runtime, target: HostFacts, bound: Bound) -> bool:
 @cmdlet(
     "Invoke-Command",
     "Microsoft.PowerShell.Commands.InvokeCommandCommand",
-    params=("ComputerName", "ScriptBlock", "ArgumentList", "Credential", "Authentication", "Port", "UseSSL", "SessionOption"),
+    params=(
+        "ComputerName",
+        "ScriptBlock",
+        "ArgumentList",
+        "Credential",
+        "Authentication",
+        "Port",
+        "UseSSL",
+        "SessionOption",
+    ),
     switches=("HideComputerName",),
     positional=("ScriptBlock", "ArgumentList"),
     aliases=("icm",),
@@ -59,7 +74,9 @@ def invoke_command(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator
             yield from _run_remote(rt, target, block, args)
 
 
-def _run_remote(rt: Runtime, target: HostFacts, block: ScriptBlock, args: list[Any]) -> Iterator[Any]:
+def _run_remote(
+    rt: Runtime, target: HostFacts, block: ScriptBlock, args: list[Any]
+) -> Iterator[Any]:
     """Run block on target; its output comes back deserialized and tagged, like Windows."""
     # The new session authenticates with the credentials it was given; they do not
     # delegate again (a third hop needs its own delegation).
@@ -90,9 +107,21 @@ def _run_remote(rt: Runtime, target: HostFacts, block: ScriptBlock, args: list[A
 def test_cluster(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
     host = rt.ctx.host
     where = rt.where(bound.pos, bound.name)
-    nodes = [to_string(n) for n in enumerate_value(bound.get("Node"))] if bound.has("Node") else list(host.cluster_nodes)
+    nodes = (
+        [to_string(n) for n in enumerate_value(bound.get("Node"))]
+        if bound.has("Node")
+        else list(host.cluster_nodes)
+    )
     if not nodes:
-        rt.write_error(records.no_cluster(bound.name, "Microsoft.FailoverClusters.PowerShell.TestClusterCommand", host.name, where), bound)
+        rt.write_error(
+            records.no_cluster(
+                bound.name,
+                "Microsoft.FailoverClusters.PowerShell.TestClusterCommand",
+                host.name,
+                where,
+            ),
+            bound,
+        )
         return
     for node in nodes:
         target = resolve(rt, node)
@@ -100,12 +129,16 @@ def test_cluster(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[A
             rt.write_error(records.cluster_node_unreachable(node, where), bound)
             return
         if not may_reach(rt, target, bound):
-            rt.write_error(records.cluster_access_denied(host.cluster or host.name, node, where), bound)
+            rt.write_error(
+                records.cluster_access_denied(host.cluster or host.name, node, where), bound
+            )
             return
     now = dt.datetime.now().astimezone()
     user = rt.ctx.user.rpartition("\\")[2]
     name = f"Validation Report {now:%Y.%m.%d} At {now:%H.%M.%S}.htm"
-    yield objects.file_item(f"C:\\Users\\{user}\\AppData\\Local\\Temp", name, 512_000 + 4096 * len(nodes), now)
+    yield objects.file_item(
+        f"C:\\Users\\{user}\\AppData\\Local\\Temp", name, 512_000 + 4096 * len(nodes), now
+    )
 
 
 @cmdlet(
@@ -127,7 +160,7 @@ def get_child_item(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator
         if owner is not None and not may_reach(rt, owner, bound):
             rt.write_error(records.unc_access_denied(path, where), bound)
             return
-    elif not path[:3].upper() == "C:\\":
+    elif path[:3].upper() != "C:\\":
         owner = None
     if owner is None:
         rt.write_error(records.path_not_found(path, where), bound)

@@ -50,7 +50,7 @@ def run_script(
     script: str,
     ctx: SessionContext,
     args: Sequence[Any] = (),
-    input: Sequence[Any] = (),  # noqa: A002 - PowerShell's name for pipeline input
+    input: Sequence[Any] = (),
     params: Mapping[str, Any] | None = None,
 ) -> Iterator[Item]:
     """Run script on ctx.host: Output/stream items as they happen, then one Finished."""
@@ -64,18 +64,22 @@ def run_script(
     yield from _drive(rt, lambda: _script_stage(rt, parsed, [*named, *positional], iter(input)))
 
 
-def run_commands(commands_: Sequence[CommandSpec], ctx: SessionContext, input: Sequence[Any] = ()) -> Iterator[Item]:  # noqa: A002
+def run_commands(
+    commands_: Sequence[CommandSpec], ctx: SessionContext, input: Sequence[Any] = ()
+) -> Iterator[Item]:
     """Run a psrpcore PowerShell (statements of piped commands), as a ServerPipeline receives it."""
     statements: list[list[CommandSpec]] = [[]]
     for command in commands_:
         statements[-1].append(command)
         if command.end_of_statement:
             statements.append([])
-    text = "; ".join(c.text for c in commands_ if c.is_script) or " | ".join(c.text for c in commands_)
+    text = "; ".join(c.text for c in commands_ if c.is_script) or " | ".join(
+        c.text for c in commands_
+    )
     rt = Runtime(ctx, text)
 
     def values() -> Iterator[Any]:
-        for index, statement in enumerate(s for s in statements if s):
+        for index, statement in enumerate(st for st in statements if st):
             upstream: Iterator[Any] = iter(input) if index == 0 else iter(())
             try:
                 for command in statement:
@@ -93,7 +97,10 @@ def _command_stage(rt: Runtime, command: CommandSpec, upstream: Iterator[Any]) -
     if command.is_script:
         parsed = parse(command.text)
         if isinstance(parsed, ParseError):
-            raise Terminate(_parse_failure(command.text, parsed).error or records.parse_error(parsed.message, parsed.error_id, None))
+            raise Terminate(
+                _parse_failure(command.text, parsed).error
+                or records.parse_error(parsed.message, parsed.error_id, None)
+            )
         return _script_stage(rt, parsed, list(command.parameters), upstream)
     spec = commands.lookup(command.text)
     if spec is None:
@@ -105,7 +112,12 @@ def _command_stage(rt: Runtime, command: CommandSpec, upstream: Iterator[Any]) -
     return spec.fn(rt, rt.bind(spec, command.text, command.parameters, None), upstream)
 
 
-def _script_stage(rt: Runtime, script: s.Script, parameters: Sequence[tuple[str | None, Any]], upstream: Iterator[Any]) -> Iterator[Any]:
+def _script_stage(
+    rt: Runtime,
+    script: s.Script,
+    parameters: Sequence[tuple[str | None, Any]],
+    upstream: Iterator[Any],
+) -> Iterator[Any]:
     """Bind param() from named then positional values, the rest go to $args; run the blocks."""
     declared = {p.name: p for p in script.params}
     positional = [v for n, v in parameters if n is None]
@@ -115,7 +127,11 @@ def _script_stage(rt: Runtime, script: s.Script, parameters: Sequence[tuple[str 
     extra: list[Any] = []
     for decl in script.params:
         if decl.name not in rt.vars:
-            rt.vars[decl.name] = positional.pop(0) if positional else (None if decl.default is None else rt.eval(decl.default))
+            rt.vars[decl.name] = (
+                positional.pop(0)
+                if positional
+                else (None if decl.default is None else rt.eval(decl.default))
+            )
     extra = positional
     rt.vars["args"] = extra
     try:
@@ -148,6 +164,11 @@ def _drive(rt: Runtime, values: Callable[[], Iterator[Any]]) -> Iterator[Item]:
     except ExitScript as exit_:
         yield from _flush(rt)
         yield Finished(failed=False, exit_code=exit_.code)
+        return
+    except (TypeError, ValueError, LookupError) as exc:
+        # Input the subset cannot handle fails the pipeline instead of the server.
+        yield from _flush(rt)
+        yield Finished(failed=True, error=rt.runtime_error(str(exc), "RuntimeException"))
         return
     yield from _flush(rt)
     yield Finished(failed=False)
@@ -198,9 +219,20 @@ def _pure(node: Any) -> bool:
             return False
     if isinstance(node, s.Var) and node.name in _IMPURE_VARS:
         return False
-    if isinstance(node, (s.Member, s.Call)) and node.static and node.name.lower() in _IMPURE_STATICS:
+    if (
+        isinstance(node, (s.Member, s.Call))
+        and node.static
+        and node.name.lower() in _IMPURE_STATICS
+    ):
         return False
     return all(_pure(getattr(node, f.name)) for f in dataclasses.fields(node))
 
 
-__all__ = ["CommandSpec", "collect", "enumerate_value", "is_cacheable", "run_commands", "run_script"]
+__all__ = [
+    "CommandSpec",
+    "collect",
+    "enumerate_value",
+    "is_cacheable",
+    "run_commands",
+    "run_script",
+]

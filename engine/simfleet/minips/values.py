@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psrpcore.types import PSEnumBase, PSObject, PSVersion
@@ -44,7 +44,9 @@ def _own_member(value: Any, lower: str) -> Any:
     if value is None:
         return _MISSING
     if isinstance(value, PSVersion):
-        return getattr(value, lower) if lower in ("major", "minor", "build", "revision") else _MISSING
+        return (
+            getattr(value, lower) if lower in ("major", "minor", "build", "revision") else _MISSING
+        )
     if isinstance(value, PSObject) and not isinstance(value, PSEnumBase):
         meta = value.PSObject
         for prop in (*meta.extended_properties, *meta.adapted_properties):
@@ -87,21 +89,28 @@ def call_method(value: Any, name: str, args: list[Any]) -> Any:
     if lower == "tostring":
         return to_string(value)
     if isinstance(value, str):
-        text_methods = {
-            "toupper": lambda: value.upper(),
-            "tolower": lambda: value.lower(),
-            "trim": lambda: value.strip(),
+        text_methods: dict[str, Callable[[], Any]] = {
+            "toupper": value.upper,
+            "tolower": value.lower,
+            "trim": value.strip,
             "contains": lambda: to_string(args[0]) in value,
             "startswith": lambda: value.lower().startswith(to_string(args[0]).lower()),
             "endswith": lambda: value.lower().endswith(to_string(args[0]).lower()),
             "replace": lambda: value.replace(to_string(args[0]), to_string(args[1])),
             "split": lambda: value.split(to_string(args[0])) if args else value.split(),
-            "substring": lambda: value[int(args[0]) : (int(args[0]) + int(args[1])) if len(args) > 1 else None],
+            "substring": lambda: value[
+                int(args[0]) : (int(args[0]) + int(args[1])) if len(args) > 1 else None
+            ],
         }
         if lower in text_methods:
             return text_methods[lower]()
     if isinstance(value, dt.datetime) and lower.startswith("add") and args:
-        unit = {"adddays": "days", "addhours": "hours", "addminutes": "minutes", "addseconds": "seconds"}
+        unit = {
+            "adddays": "days",
+            "addhours": "hours",
+            "addminutes": "minutes",
+            "addseconds": "seconds",
+        }
         if lower in unit:
             return value + dt.timedelta(**{unit[lower]: float(args[0])})
     if isinstance(value, dict) and lower == "containskey":
@@ -218,7 +227,9 @@ def _compare_scalar(op: str, left: Any, right: Any) -> Any:
         hit = fnmatch.fnmatchcase(to_string(left).lower(), to_string(right).lower())
         return hit if name == "-like" else not hit
     if name in ("-match", "-notmatch"):
-        found = re.search(to_string(right), to_string(left), 0 if case else re.IGNORECASE) is not None
+        found = (
+            re.search(to_string(right), to_string(left), 0 if case else re.IGNORECASE) is not None
+        )
         return found if name == "-match" else not found
     if name in ("-contains", "-notcontains"):
         hit = any(equals(v, right) for v in enumerate_value(left))
@@ -227,6 +238,11 @@ def _compare_scalar(op: str, left: Any, right: Any) -> Any:
         hit = any(equals(v, left) for v in enumerate_value(right))
         return hit if name == "-in" else not hit
     if name == "-replace":
-        pattern, replacement = (list(right) + [""])[:2] if is_collection(right) else (right, "")
-        return re.sub(to_string(pattern), to_string(replacement).replace("$", "\\"), to_string(left), flags=re.IGNORECASE)
+        pattern, replacement = ([*list(right), ""])[:2] if is_collection(right) else (right, "")
+        return re.sub(
+            to_string(pattern),
+            to_string(replacement).replace("$", "\\"),
+            to_string(left),
+            flags=re.IGNORECASE,
+        )
     raise LookupError(op)
