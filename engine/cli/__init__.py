@@ -1,0 +1,1 @@
+"""psfleet's command line (typer): run, shell, doctor, bench and sim."""

@@ -1,0 +1,80 @@
+"""`psfleet sim`: start a simulated fleet of WinRM/PSRP hosts on loopback addresses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from psfleet.errors import UsageError
+from psfleet.simfleet.config import Quotas, SimConfig
+from psfleet.simfleet.runner import serve
+
+
+def sim(
+    hosts: Annotated[int, typer.Option("--hosts", min=1, max=60000, help="Number of hosts.")] = 4,
+    cluster: Annotated[
+        str | None, typer.Option(help="Make every host a node of this failover cluster.")
+    ] = None,
+    base_address: Annotated[
+        str, typer.Option(help="First loopback address; hosts count up from it.")
+    ] = "127.1.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="Listening port (default 5985, or 5986 with --tls).")
+    ] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS with a generated CA.")] = False,
+    rtt_ms: Annotated[float, typer.Option(help="Round-trip time added to every request.")] = 0.0,
+    faults: Annotated[
+        str, typer.Option(help="Faults to inject, e.g. 'refuse:5%,blackhole:2%' or 'drop:node03'.")
+    ] = "",
+    seed: Annotated[int, typer.Option(help="Seed that picks which hosts get faults.")] = 0,
+    users: Annotated[
+        Path | None, typer.Option(help="Accounts file: one [DOMAIN\\]user:password per line.")
+    ] = None,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Write an Ansible-style YAML inventory here when ready.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes to spread hosts over.")
+    ] = 1,
+    credssp_off: Annotated[
+        str, typer.Option(help="Comma-separated hosts where CredSSP is not enabled (server side).")
+    ] = "",
+    allow_unencrypted: Annotated[
+        bool, typer.Option(help="AllowUnencrypted=true: Basic and plain bodies over HTTP.")
+    ] = False,
+    max_shells_per_user: Annotated[int, typer.Option(min=1)] = 30,
+    max_concurrent_users: Annotated[int, typer.Option(min=1)] = 10,
+    max_processes_per_shell: Annotated[int, typer.Option(min=1)] = 25,
+    max_envelope_size: Annotated[int, typer.Option(min=8192)] = 153600,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Where certificates and the NTLM user file go.")
+    ] = None,
+) -> None:
+    """Start a simulated fleet; runs until SIGINT/SIGTERM. Prints a line starting with `ready`."""
+    config = SimConfig(
+        hosts=hosts,
+        cluster=cluster,
+        base_address=base_address,
+        port=port,
+        tls=tls,
+        rtt_ms=rtt_ms,
+        faults=faults,
+        seed=seed,
+        users_file=users,
+        quotas=Quotas(
+            max_shells_per_user=max_shells_per_user,
+            max_concurrent_users=max_concurrent_users,
+            max_processes_per_shell=max_processes_per_shell,
+            max_envelope_size=max_envelope_size,
+        ),
+        credssp_off=tuple(h.strip() for h in credssp_off.split(",") if h.strip()),
+        allow_unencrypted=allow_unencrypted,
+        state_dir=state_dir,
+    )
+    try:
+        serve(config, inventory=inventory, workers=workers)
+    except UsageError as exc:
+        typer.echo(f"psfleet sim: {exc}", err=True)
+        raise typer.Exit(2) from exc

@@ -1,0 +1,155 @@
+"""Server-side HTTP authentication of a simulated host: Basic, Negotiate (NTLM/Kerberos), CredSSP.
+
+Handshakes are bound to the TCP connection, as on Windows: the context lives in a
+ConnectionAuth keyed by the transport, and later requests on that connection are
+authenticated by it (their bodies encrypted with it on HTTP).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import spnego
+import spnego.exceptions
+
+from psfleet.simfleet.accounts import Accounts
+from psfleet.simfleet.hostfacts import AuthName
+from psfleet.transport import framing
+
+
+class Scheme(enum.StrEnum):
+    BASIC = "basic"
+    NEGOTIATE = "negotiate"
+    KERBEROS = "kerberos"
+    CREDSSP = "credssp"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the connection authenticated as, and how."""
+
+    user: str  # DOMAIN\user
+    auth: AuthName
+    delegable: bool  # the session can reach a second hop
+
+
+@dataclass(slots=True)
+class ConnectionAuth:
+    """The security state of one TCP connection."""
+
+    scheme: Scheme | None = None
+    context: Any = field(default=None, repr=False)  # a pyspnego ContextProxy
+    identity: Identity | None = None
+
+    @property
+    def cipher(self) -> Any:
+        """The context that wraps/unwraps message bodies, once a sealing handshake completed."""
+        if self.identity is None or self.scheme in (None, Scheme.BASIC):
+            return None
+        return self.context
+
+    @property
+    def encryption_protocol(self) -> str:
+        if self.scheme is Scheme.CREDSSP:
+            return framing.CREDSSP_PROTOCOL
+        if self.scheme is Scheme.KERBEROS:
+            return framing.KERBEROS_PROTOCOL
+        return framing.SPNEGO_PROTOCOL
+
+
+@dataclass(frozen=True, slots=True)
+class AuthStep:
+    """The outcome of one Authorization header."""
+
+    status: int  # 200 to go on with the request, 401 to answer now
+    www_authenticate: str | None = None
+    failed: bool = False  # the credentials were wrong (counts as an auth failure)
+
+
+class AuthPolicy:
+    """What a host offers and accepts."""
+
+    def __init__(
+        self, accounts: Accounts, *, tls: bool, allow_unencrypted: bool, credssp: bool
+    ) -> None:
+        self.accounts = accounts
+        self.tls = tls
+        self.allow_unencrypted = allow_unencrypted
+        self.credssp = credssp
+
+    def offered(self) -> list[str]:
+        """WWW-Authenticate values of a 401, like a default Windows listener."""
+        offers = ["Negotiate", "Kerberos"]
+        if self.credssp:
+            offers.append("CredSSP")
+        if self.tls or self.allow_unencrypted:
+            offers.append('Basic realm="WSMAN"')
+        return offers
+
+    def step(self, header: str, conn: ConnectionAuth) -> AuthStep:
+        scheme_name, _, token_text = header.strip().partition(" ")
+        try:
+            scheme = Scheme(scheme_name.lower())
+        except ValueError:
+            return AuthStep(401)
+        if scheme is Scheme.BASIC:
+            return self._basic(token_text, conn)
+        if scheme is Scheme.CREDSSP and not self.credssp:
+            return AuthStep(401)
+        try:
+            token = base64.b64decode(token_text, validate=True)
+        except (binascii.Error, ValueError):
+            return AuthStep(401, failed=True)
+        return self._security_context(scheme, token, conn)
+
+    def _basic(self, token_text: str, conn: ConnectionAuth) -> AuthStep:
+        if not (self.tls or self.allow_unencrypted):
+            return AuthStep(401)  # Basic sends the password in clear: refused on plain HTTP
+        try:
+            user, _, password = base64.b64decode(token_text).decode("utf-8").partition(":")
+        except (binascii.Error, ValueError):
+            return AuthStep(401, failed=True)
+        account = self.accounts.check_password(user, password)
+        if account is None:
+            return AuthStep(401, failed=True)
+        conn.scheme, conn.context = Scheme.BASIC, None
+        conn.identity = Identity(account.qualified, "basic", delegable=False)
+        return AuthStep(200)
+
+    def _security_context(self, scheme: Scheme, token: bytes, conn: ConnectionAuth) -> AuthStep:
+        # A fresh handshake on a connection replaces whatever it had.
+        if conn.scheme is not scheme or conn.context is None or conn.identity is not None:
+            protocol = "credssp" if scheme is Scheme.CREDSSP else "negotiate"
+            conn.scheme, conn.identity = scheme, None
+            conn.context = spnego.server(protocol=protocol)
+        try:
+            out_token = conn.context.step(token)
+        except (spnego.exceptions.SpnegoError, ValueError, OSError):
+            conn.scheme, conn.context = None, None
+            return AuthStep(401, failed=True)
+        value = scheme_header(scheme, out_token)
+        if not conn.context.complete:
+            return AuthStep(401, www_authenticate=value)
+        conn.identity = _identity(scheme, conn.context)
+        return AuthStep(200, www_authenticate=value if out_token else None)
+
+
+def scheme_header(scheme: Scheme, token: bytes | None) -> str:
+    name = {Scheme.CREDSSP: "CredSSP", Scheme.KERBEROS: "Kerberos"}.get(scheme, "Negotiate")
+    return f"{name} {base64.b64encode(token).decode()}" if token else name
+
+
+def _identity(scheme: Scheme, context: Any) -> Identity:
+    if scheme is Scheme.CREDSSP:
+        credential = context.get_extra_info("client_credential")
+        user = f"{credential.domain_name}\\{credential.username}" if credential else "unknown"
+        # CredSSP hands the password itself to this host: the second hop works.
+        return Identity(user, "credssp", delegable=credential is not None)
+    negotiated = str(getattr(context, "negotiated_protocol", "ntlm") or "ntlm").lower()
+    user = str(context.client_principal or "unknown")
+    delegable = negotiated == "kerberos" and bool(context.context_attr & spnego.ContextReq.delegate)
+    return Identity(user, "kerberos" if negotiated == "kerberos" else "ntlm", delegable)

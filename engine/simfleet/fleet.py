@@ -1,0 +1,228 @@
+"""SimFleet: start a simulated fleet in this process, one listening site per host address.
+
+async with SimFleet(SimConfig(hosts=64, cluster="CLUSTER01")) as fleet:
+    ...  # fleet.hosts, fleet.stats(), fleet.ca_file, fleet.write_inventory(path)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from psfleet.simfleet.accounts import Accounts, default_accounts, load_accounts
+from psfleet.simfleet.addresses import allocate
+from psfleet.simfleet.auth import AuthPolicy
+from psfleet.simfleet.certs import FleetCA, HostIdentity
+from psfleet.simfleet.config import SimConfig
+from psfleet.simfleet.faults import FaultKind, plan_faults
+from psfleet.simfleet.host import HostRuntime
+from psfleet.simfleet.hostfacts import HostFacts, derive_host, fleet_lookup
+from psfleet.simfleet.http_app import FleetApp
+from psfleet.simfleet.inventory import write_inventory
+from psfleet.simfleet.service import WSManService
+from psfleet.simfleet.stats import FleetStats
+
+
+@dataclass(frozen=True, slots=True)
+class SimHost:
+    name: str
+    address: str
+    port: int
+    facts: HostFacts
+    fault: str  # the injected fault kind, "none" for a healthy host
+
+
+class _Blackhole(asyncio.Protocol):
+    """Accepts a connection and never answers: the client's timeouts must fire."""
+
+    def data_received(self, data: bytes) -> None:
+        return None
+
+
+class SimFleet:
+    def __init__(
+        self, config: SimConfig, *, stats_cells: Any = None, only: range | None = None
+    ) -> None:
+        self.config = config
+        self._stats_cells = stats_cells  # shared memory when several workers serve one fleet
+        self._only = only  # the hosts this process serves (all by default)
+        self.hosts: list[SimHost] = []
+        self.ca_file: Path | None = None
+        self._runner: web.AppRunner | None = None
+        self._servers: list[asyncio.Server] = []
+        self._runtimes: dict[str, HostRuntime] = {}
+        self._state_dir: Path | None = None
+        self._owns_state_dir = False
+        self._previous_ntlm_file: str | None = None
+        self._stats: FleetStats | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> SimFleet:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        config = self.config
+        names = config.host_names()
+        addresses = allocate(config.base_address, len(names))
+        accounts = self._accounts()
+        self._prepare_state_dir(accounts)
+        nodes = tuple(names) if config.cluster else ()
+        facts = [
+            derive_host(n, a, config.domain, config.dns_suffix, config.cluster, nodes)
+            for n, a in zip(names, addresses, strict=True)
+        ]
+        faults = plan_faults(config.faults, names, config.seed)
+        self._stats = FleetStats(names, self._stats_cells)
+        port = config.effective_port
+        served = [facts[i] for i in (self._only or range(len(facts)))]
+        credssp_off = {h.lower() for h in config.credssp_off}
+        for fact in facts:
+            self.hosts.append(
+                SimHost(
+                    fact.inventory_name,
+                    fact.address,
+                    port,
+                    fact,
+                    faults[fact.inventory_name].kind.value,
+                )
+            )
+        for fact in served:
+            policy = AuthPolicy(
+                accounts,
+                tls=config.tls,
+                allow_unencrypted=config.allow_unencrypted,
+                credssp=fact.inventory_name.lower() not in credssp_off,
+            )
+            self._runtimes[fact.address] = HostRuntime(
+                fact, port, policy, config.quotas, self._stats, faults[fact.inventory_name]
+            )
+        loop = asyncio.get_running_loop()
+        app = FleetApp(
+            self._runtimes,
+            WSManService(fleet_lookup(facts), config.operation_timeout_cap_s),
+            self._require_stats,
+            rtt_s=config.rtt_ms / 1000,
+            started_at=loop.time(),
+        )
+        self._runner = web.AppRunner(app.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        ca = FleetCA(self._state_path("tls")) if config.tls else None
+        self.ca_file = ca.ca_file if ca else None
+        for runtime in self._runtimes.values():
+            await self._listen(runtime, ca)
+        if port == 0:
+            self._record_free_ports()
+
+    async def _listen(self, runtime: HostRuntime, ca: FleetCA | None) -> None:
+        fact = runtime.facts
+        if runtime.fault.kind is FaultKind.REFUSE:
+            return
+        if runtime.fault.kind is FaultKind.BLACKHOLE:
+            server = await asyncio.get_running_loop().create_server(
+                _Blackhole, fact.address, runtime.port
+            )
+            self._servers.append(server)
+            return
+        ssl_context = (
+            ca.server_context(HostIdentity(fact.inventory_name, fact.fqdn, fact.address))
+            if ca
+            else None
+        )
+        assert self._runner is not None
+        site = web.TCPSite(
+            self._runner, fact.address, runtime.port, ssl_context=ssl_context, backlog=512
+        )
+        await site.start()
+
+    def _record_free_ports(self) -> None:
+        assert self._runner is not None
+        bound = {addr[0]: addr[1] for addr in self._runner.addresses}
+        for server in self._servers:
+            for sock in server.sockets:
+                address, port = sock.getsockname()[:2]
+                bound[address] = port
+        for i, host in enumerate(self.hosts):
+            if host.address in bound:
+                self.hosts[i] = SimHost(
+                    host.name, host.address, bound[host.address], host.facts, host.fault
+                )
+                runtime = self._runtimes.get(host.address)
+                if runtime is not None:
+                    runtime.port = bound[host.address]
+
+    async def stop(self) -> None:
+        for runtime in self._runtimes.values():
+            runtime.close_all()
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._previous_ntlm_file is not None:
+            os.environ["NTLM_USER_FILE"] = self._previous_ntlm_file
+        if self._owns_state_dir and self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    # --- queries -----------------------------------------------------------------------
+
+    def stats(self, host: str | None = None) -> dict[str, Any]:
+        return self._require_stats().snapshot(host)
+
+    def host(self, name: str) -> SimHost:
+        for host in self.hosts:
+            if host.facts.is_named(name):
+                return host
+        raise KeyError(name)
+
+    def write_inventory(self, path: Path) -> None:
+        write_inventory(path, self.hosts, cluster=self.config.cluster, tls=self.config.tls)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _require_stats(self) -> FleetStats:
+        if self._stats is None:
+            raise RuntimeError("the fleet is not started")
+        return self._stats
+
+    def _accounts(self) -> Accounts:
+        if self.config.users_file is not None:
+            return load_accounts(self.config.users_file, self.config.domain)
+        return default_accounts(self.config.domain)
+
+    def _prepare_state_dir(self, accounts: Accounts) -> None:
+        if self.config.state_dir is not None:
+            self._state_dir = self.config.state_dir
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="simfleet-"))
+            self._owns_state_dir = True
+        # pyspnego's NTLM (and CredSSP's inner NTLM) acceptor reads this file.
+        self._previous_ntlm_file = os.environ.get("NTLM_USER_FILE", "")
+        os.environ["NTLM_USER_FILE"] = str(accounts.write_ntlm_file(self._state_dir / "users.ntlm"))
+
+    def _state_path(self, name: str) -> Path:
+        assert self._state_dir is not None
+        return self._state_dir / name

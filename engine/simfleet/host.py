@@ -1,0 +1,109 @@
+"""The runtime state of one simulated host: its facts, auth policy, shells and quotas."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from psfleet.simfleet.auth import AuthPolicy, Identity
+from psfleet.simfleet.config import Quotas
+from psfleet.simfleet.faults import HostFault
+from psfleet.simfleet.hostfacts import HostFacts, SessionContext
+from psfleet.simfleet.psrp_shell import PsrpShell
+from psfleet.simfleet.stats import Counter, FleetStats
+from psfleet.simfleet.winrs_shell import WinrsShell
+from psfleet.wsman.faults import FaultCode
+
+Shell = PsrpShell | WinrsShell
+
+
+class QuotaFault(Exception):
+    def __init__(self, code: FaultCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(eq=False)
+class HostRuntime:
+    facts: HostFacts
+    port: int
+    policy: AuthPolicy
+    quotas: Quotas
+    stats: FleetStats
+    fault: HostFault
+    shells: dict[str, tuple[str, Shell]] = field(default_factory=dict)  # id -> (owner, shell)
+
+    def __post_init__(self) -> None:
+        self.row = self.stats.row(self.facts.inventory_name)
+
+    @property
+    def name(self) -> str:
+        return self.facts.inventory_name
+
+    def count(self, counter: Counter, amount: int = 1) -> None:
+        self.stats.add(self.row, counter, amount)
+
+    def check_shell_quota(self, user: str) -> None:
+        """Windows' MaxShellsPerUser and MaxConcurrentUsers, answered with its faults."""
+        owners = [owner for owner, _ in self.shells.values()]
+        if owners.count(user) >= self.quotas.max_shells_per_user:
+            raise QuotaFault(
+                FaultCode.QUOTA_MAX_SHELLS,
+                "The WS-Management service cannot process the request. This user is allowed a "
+                f"maximum number of {self.quotas.max_shells_per_user} concurrent shells, which "
+                "has been exceeded. Close existing shells or raise the quota for this user.",
+            )
+        users = set(owners)
+        if user not in users and len(users) >= self.quotas.max_concurrent_users:
+            raise QuotaFault(
+                FaultCode.QUOTA_MAX_SHELLUSERS,
+                "The WS-Management service cannot process the request. The maximum number of "
+                f"concurrent users ({self.quotas.max_concurrent_users}) for this service has been "
+                "exceeded. Wait for other users to close their shells or raise the quota.",
+            )
+
+    def check_command_quota(self, shell: Shell) -> None:
+        if shell.running_commands >= self.quotas.max_processes_per_shell:
+            raise QuotaFault(
+                FaultCode.QUOTA_MAX_OPERATIONS,
+                "The WS-Management service cannot process the request. This shell is allowed a "
+                f"maximum number of {self.quotas.max_processes_per_shell} concurrent processes, "
+                "which has been exceeded. Close existing processes or raise the quota.",
+            )
+
+    def add_shell(self, owner: str, shell: Shell) -> None:
+        self.shells[shell.shell_id] = (owner, shell)
+        self.count(Counter.SHELLS_OPEN)
+        self.count(Counter.SHELLS_OPENED)
+
+    def find_shell(self, shell_id: str | None, owner: str) -> Shell | None:
+        entry = self.shells.get((shell_id or "").upper())
+        # Another user's shell is as invisible as a missing one, as on Windows.
+        return entry[1] if entry is not None and entry[0] == owner else None
+
+    def remove_shell(self, shell_id: str) -> None:
+        entry = self.shells.pop(shell_id, None)
+        if entry is not None:
+            entry[1].close()
+            self.count(Counter.SHELLS_OPEN, -1)
+
+    def close_all(self) -> None:
+        for shell_id in list(self.shells):
+            self.remove_shell(shell_id)
+
+    def session(
+        self, identity: Identity, lookup: Callable[[str], HostFacts | None]
+    ) -> SessionContext:
+        return SessionContext(
+            host=self.facts,
+            user=identity.user,
+            auth=identity.auth,
+            delegable=identity.delegable,
+            lookup=lookup,
+        )
+
+
+def new_shell_id() -> str:
+    return str(uuid.uuid4()).upper()

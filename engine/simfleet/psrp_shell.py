@@ -1,0 +1,184 @@
+"""A PowerShell (PSRP) shell on a simulated host: a psrpcore server pool and its pipelines."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psrpcore
+from psrpcore.types import PSInvocationState
+
+from psfleet.errors import ProtocolError
+from psfleet.simfleet import minips
+from psfleet.simfleet.hostfacts import SessionContext
+from psfleet.simfleet.minips import items
+from psfleet.simfleet.outbox import Outbox, pipeline_id_of, split_fragments
+from psfleet.simfleet.psrp_output import command_specs, emit, finish
+
+# Output kept per pipeline before the script waits for the client to Receive.
+_BACKPRESSURE_BYTES = 1 << 20
+_LONGEST_SLEEP_S = 3600.0
+
+
+@dataclass(eq=False)
+class _Command:
+    pipeline: psrpcore.ServerPipeline
+    command_id: str
+    input: list[Any] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    done: bool = False
+
+
+class PsrpShell:
+    """One runspace pool. Feed it the client's fragments; Receive drains the outbox."""
+
+    kind = "psrp"
+
+    def __init__(
+        self,
+        shell_id: str,
+        context: SessionContext,
+        *,
+        fragment_size: int,
+        on_execution: Callable[[], None],
+    ) -> None:
+        self.shell_id = shell_id
+        self.context = context
+        self.fragment_size = fragment_size
+        self._on_execution = on_execution
+        self.pool = psrpcore.ServerRunspacePool()
+        self.outbox = Outbox()
+        self.commands: dict[str, _Command] = {}
+
+    @property
+    def running_commands(self) -> int:
+        return sum(1 for c in self.commands.values() if not c.done)
+
+    def open(self, creation_xml: bytes) -> None:
+        self._feed(creation_xml, psrpcore.StreamType.default, None)
+
+    def command(self, command_id: str | None, arguments: bytes) -> str:
+        """Create the pipeline of a CreatePipeline fragment; start it unless input is due."""
+        pipeline_id = pipeline_id_of(arguments)
+        if pipeline_id is None:
+            raise ProtocolError("Command arguments hold no CreatePipeline fragment")
+        command_id = (command_id or str(pipeline_id)).upper()
+        # psrpcore needs the pipeline to exist before its CreatePipeline message is processed.
+        pipeline = psrpcore.ServerPipeline(self.pool, pipeline_id)
+        command = _Command(pipeline, command_id)
+        self.commands[command_id] = command
+        self._feed(arguments, psrpcore.StreamType.default, pipeline_id)
+        if pipeline.metadata is None:
+            raise ProtocolError("Command arguments hold no CreatePipeline message")
+        if pipeline.metadata.no_input:
+            self._start(command)
+        return command_id
+
+    def send(self, command_id: str | None, stream: str, data: bytes) -> None:
+        command = self.commands.get(command_id.upper()) if command_id else None
+        stream_type = (
+            psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
+        )
+        self._feed(data, stream_type, command.pipeline.pipeline_id if command else None)
+
+    def stop(self, command_id: str) -> None:
+        """Signal: stop a running pipeline (Ctrl+C), or forget a finished one (terminate)."""
+        command = self.commands.get(command_id.upper())
+        if command is None:
+            return
+        if command.done:
+            self._forget(command)
+            return
+        if command.task is not None:
+            command.task.cancel()
+        if command.pipeline.state == PSInvocationState.Running:
+            command.pipeline.stop()
+        command.done = True
+        self._pump()
+
+    def close(self) -> None:
+        for command in self.commands.values():
+            if command.task is not None:
+                command.task.cancel()
+        self.commands.clear()
+        self.outbox.wake()
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _feed(self, data: bytes, stream_type: Any, pipeline_id: uuid.UUID | None) -> None:
+        try:
+            self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pipeline_id))
+            while (event := self.pool.next_event()) is not None:
+                self._on_event(event)
+        except psrpcore.PSRPCoreError as exc:
+            raise ProtocolError(f"invalid PSRP data: {exc}") from exc
+        self._pump()
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, psrpcore.PipelineInputEvent):
+            command = self._command_for(event.pipeline_id)
+            if command is not None:
+                command.input.append(event.data)
+        elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
+            command = self._command_for(event.pipeline_id)
+            if command is not None and command.task is None:
+                self._start(command)
+        elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
+            self.pool.runspace_availability_response(event.ci, self.pool.max_runspaces)
+        elif isinstance(event, psrpcore.SetMaxRunspacesEvent | psrpcore.SetMinRunspacesEvent):
+            self.pool.runspace_availability_response(event.ci, True)
+
+    def _command_for(self, pipeline_id: uuid.UUID | None) -> _Command | None:
+        return next(
+            (c for c in self.commands.values() if c.pipeline.pipeline_id == pipeline_id), None
+        )
+
+    def _start(self, command: _Command) -> None:
+        self._on_execution()
+        command.task = asyncio.get_running_loop().create_task(self._run(command))
+
+    async def _run(self, command: _Command) -> None:
+        pipeline = command.pipeline
+        specs = command_specs(pipeline)
+        # Windows sends no Running state for a pipeline; psrpcore's start() would.
+        pipeline._change_state(PSInvocationState.Running, emit=False)
+        try:
+            for item in minips.run_commands(specs, self.context, input=command.input):
+                if isinstance(item, items.Sleep):
+                    await asyncio.sleep(min(item.seconds, _LONGEST_SLEEP_S))
+                    continue
+                if isinstance(item, items.Finished):
+                    finish(pipeline, item)
+                    break
+                emit(pipeline, item, self.context)
+                self._pump()
+                if self.outbox.pending(pipeline.pipeline_id) > _BACKPRESSURE_BYTES:
+                    await self.outbox.wait(
+                        lambda: self.outbox.pending(pipeline.pipeline_id) < _BACKPRESSURE_BYTES,
+                        _LONGEST_SLEEP_S,
+                    )
+        finally:
+            command.done = True
+            self._pump()
+
+    def _pump(self) -> None:
+        while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
+            for fragment in split_fragments(payload.data):
+                self.outbox.put(payload.pipeline_id, fragment)
+        self.outbox.wake()
+
+    def _forget(self, command: _Command) -> None:
+        self.commands.pop(command.command_id, None)
+        self.outbox.discard(command.pipeline.pipeline_id)
+        command.pipeline.close()
+
+    def target_of(self, command_id: str | None) -> tuple[uuid.UUID | None, _Command | None]:
+        if command_id is None:
+            return None, None
+        command = self.commands.get(command_id.upper())
+        if command is None:
+            raise KeyError(command_id)
+        return command.pipeline.pipeline_id, command

@@ -1,0 +1,267 @@
+"""WS-Management dispatch of a simulated host: one authenticated envelope in, one response out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psfleet.errors import ProtocolError
+from psfleet.simfleet.auth import Identity
+from psfleet.simfleet.host import HostRuntime, QuotaFault, Shell, new_shell_id
+from psfleet.simfleet.hostfacts import HostFacts
+from psfleet.simfleet.psrp_shell import PsrpShell
+from psfleet.simfleet.stats import Counter
+from psfleet.simfleet.winrs_shell import WinrsShell
+from psfleet.wsman import Envelope, build_fault, build_response, names, shell
+from psfleet.wsman.faults import FaultCode
+from psfleet.wsman.identify import build_identify_response, is_identify
+
+# Bytes of a Receive response that are not stream data (headers, tags), and base64's growth.
+_ENVELOPE_OVERHEAD = 2048
+_SESSION_CONFIGURATIONS = frozenset(
+    {"microsoft.powershell", "microsoft.powershell32", "microsoft.powershell.workflow", "jea"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+
+
+class DropConnection(Exception):
+    """The injected `drop` fault: cut the connection instead of answering."""
+
+
+class WSManService:
+    def __init__(self, lookup: Callable[[str], HostFacts | None], receive_cap_s: float) -> None:
+        self._lookup = lookup
+        self._receive_cap_s = receive_cap_s
+
+    async def handle(
+        self, host: HostRuntime, identity: Identity, envelope: Envelope, client_ip: str
+    ) -> Reply:
+        if is_identify(envelope.body):
+            return Reply(200, build_identify_response(_product_version(host)))
+        handler = self._HANDLERS.get(envelope.action)
+        try:
+            if handler is None:
+                raise _Fault(
+                    FaultCode.ACTION_NOT_SUPPORTED,
+                    f"The WS-Management service does not support the action {envelope.action}.",
+                )
+            body = await handler(self, host, identity, envelope, client_ip)
+        except _Fault as fault:
+            return self._fault(host, envelope, fault.code, fault.message)
+        except QuotaFault as quota:
+            return self._fault(host, envelope, quota.code, quota.message)
+        except ProtocolError as exc:
+            return self._fault(host, envelope, FaultCode.INVALID_XML, exc.message)
+        return Reply(
+            200,
+            build_response(
+                action=names.response_action(envelope.action),
+                relates_to=envelope.message_id,
+                body=body,
+            ),
+        )
+
+    def _fault(self, host: HostRuntime, envelope: Envelope, code: int, message: str) -> Reply:
+        host.count(Counter.FAULTS)
+        return Reply(
+            500,
+            build_fault(code, message, relates_to=envelope.message_id, machine=host.facts.address),
+        )
+
+    # --- actions -----------------------------------------------------------------------
+
+    async def _create(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        resource = env.resource_uri or ""
+        request = shell.parse_create(env.body)
+        shell_id = (request.shell_id or new_shell_id()).upper()
+        host.check_shell_quota(identity.user)
+        context = host.session(identity, self._lookup)
+        new: Shell
+        if resource == names.RESOURCE_CMD:
+            new = WinrsShell(shell_id, context)
+        elif _is_powershell(resource):
+            if request.creation_xml is None:
+                raise _Fault(FaultCode.SCHEMA_VALIDATION_ERROR, "creationXml is missing.")
+            new = PsrpShell(
+                shell_id,
+                context,
+                fragment_size=_payload_budget(env),
+                on_execution=lambda: host.count(Counter.EXECUTIONS),
+            )
+            new.open(request.creation_xml)
+        else:
+            raise _Fault(
+                FaultCode.RESOURCE_NOT_FOUND,
+                f"The WS-Management service cannot process the request. The resource URI "
+                f"({resource}) was not found in the WS-Management catalog.",
+            )
+        host.add_shell(identity.user, new)
+        return shell.build_create_response(
+            shell_id=shell_id,
+            resource_uri=resource,
+            address=env.to or f"http://{host.facts.address}:{host.port}/wsman",
+            owner=identity.user,
+            client_ip=client_ip,
+            input_streams=request.input_streams,
+            output_streams=request.output_streams,
+        )
+
+    async def _command(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        target = _shell(host, identity, env)
+        host.check_command_quota(target)
+        line = shell.parse_command(env.body)
+        host.count(Counter.COMMANDS_RUN)
+        if isinstance(target, PsrpShell):
+            command_id = target.command(
+                line.command_id, _decode(line.arguments[0] if line.arguments else "")
+            )
+        else:
+            command_id = target.command(
+                (line.command_id or new_shell_id()).upper(), line.command, line.arguments
+            )
+            host.count(Counter.EXECUTIONS)
+        return shell.build_command_response(command_id)
+
+    async def _send(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        target = _shell(host, identity, env)
+        if isinstance(target, PsrpShell):
+            for chunk in shell.parse_send(env.body):
+                if chunk.data:
+                    target.send(chunk.command_id, chunk.name, chunk.data)
+        return shell.SEND_RESPONSE
+
+    async def _receive(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        target = _shell(host, identity, env)
+        request = shell.parse_receive(env.body)
+        timeout = min(env.operation_timeout_s or 60.0, self._receive_cap_s)
+        if isinstance(target, WinrsShell):
+            return _receive_cmd(target, request.command_id)
+        try:
+            pipeline_id, command = target.target_of(request.command_id)
+        except KeyError:
+            raise _Fault(
+                FaultCode.INVALID_COMMAND_HANDLE,
+                f"The request for the command with CommandId {request.command_id} failed because "
+                "the command was not found in the shell.",
+            ) from None
+
+        def ready() -> bool:
+            if target.shell_id not in {s.shell_id for _, s in host.shells.values()}:
+                return True
+            return target.outbox.pending(pipeline_id) > 0 or (command is not None and command.done)
+
+        if not await target.outbox.wait(ready, timeout):
+            raise _Fault(
+                FaultCode.OPERATION_TIMEDOUT,
+                "The WS-Management service cannot complete the operation within the time "
+                "specified in OperationTimeout.",
+            )
+        fragments = target.outbox.take(pipeline_id, _payload_budget(env))
+        if fragments and command is not None and host.fault.kind == "drop":
+            raise DropConnection()
+        chunks = [shell.StreamChunk("stdout", request.command_id, f) for f in fragments]
+        state = None
+        if command is not None and command.done and target.outbox.pending(pipeline_id) == 0:
+            state = shell.CommandState(command.command_id, names.COMMAND_STATE_DONE, exit_code=0)
+        return shell.build_receive_response(chunks, state)
+
+    async def _signal(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        target = _shell(host, identity, env)
+        request = shell.parse_signal(env.body)
+        if request.command_id:
+            target.stop(request.command_id)
+        return shell.SIGNAL_RESPONSE
+
+    async def _delete(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        target = _shell(host, identity, env)
+        host.remove_shell(target.shell_id)
+        return ""
+
+    _HANDLERS = {
+        names.ACTION_CREATE: _create,
+        names.ACTION_COMMAND: _command,
+        names.ACTION_SEND: _send,
+        names.ACTION_RECEIVE: _receive,
+        names.ACTION_SIGNAL: _signal,
+        names.ACTION_DELETE: _delete,
+    }
+
+
+class _Fault(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _shell(host: HostRuntime, identity: Identity, env: Envelope) -> Shell:
+    shell_id = env.selectors.get("ShellId")
+    found = host.find_shell(shell_id, identity.user)
+    if found is None:
+        raise _Fault(
+            FaultCode.SHELL_NOT_FOUND,
+            f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the "
+            "shell was not found on the server. Possible causes are: the specified ShellId is "
+            "incorrect or the shell no longer exists on the server. Provide the correct ShellId "
+            "or create a new shell and retry the operation.",
+        )
+    return found
+
+
+def _receive_cmd(target: WinrsShell, command_id: str | None) -> str:
+    command = target.commands.get((command_id or "").upper())
+    if command is None:
+        raise _Fault(FaultCode.INVALID_COMMAND_HANDLE, f"The command {command_id} was not found.")
+    command.delivered = True
+    chunks = [
+        shell.StreamChunk("stdout", command.command_id, command.stdout),
+        shell.StreamChunk("stderr", command.command_id, command.stderr),
+        shell.StreamChunk("stdout", command.command_id, b"", end=True),
+        shell.StreamChunk("stderr", command.command_id, b"", end=True),
+    ]
+    state = shell.CommandState(
+        command.command_id, names.COMMAND_STATE_DONE, exit_code=command.exit_code
+    )
+    return shell.build_receive_response([c for c in chunks if c.data or c.end], state)
+
+
+def _is_powershell(resource: str) -> bool:
+    if not resource.lower().startswith(names.RESOURCE_POWERSHELL_PREFIX):
+        return False
+    return resource[len(names.RESOURCE_POWERSHELL_PREFIX) :].lower() in _SESSION_CONFIGURATIONS
+
+
+def _payload_budget(env: Envelope) -> int:
+    """Raw bytes of stream data that fit a response under the client's MaxEnvelopeSize."""
+    size = env.max_envelope_size or names.DEFAULT_MAX_ENVELOPE_SIZE
+    return max(1024, (size - _ENVELOPE_OVERHEAD) * 3 // 4)
+
+
+def _decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError("Command arguments are not valid base64") from exc
+
+
+def _product_version(host: HostRuntime) -> str:
+    return f"OS: {host.facts.os_version} SP: 0.0 Stack: 3.0"
