@@ -1,1 +1,9 @@
-"""simfleet: a simulated fleet of WinRM/PSRP hosts for the demo, tests and benchmarks."""
+"""simfleet: a simulated fleet of WinRM/PSRP hosts for the demo, tests and benchmarks.
+
+    async with SimFleet(SimConfig(hosts=64, cluster="CLUSTER01")) as fleet: ...
+"""
+
+from psfleet.simfleet.config import Quotas, SimConfig
+from psfleet.simfleet.fleet import SimFleet, SimHost
+
+__all__ = ["Quotas", "SimConfig", "SimFleet", "SimHost"]

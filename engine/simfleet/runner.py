@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.sharedctypes
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -98,6 +99,7 @@ def _serve_workers(config: SimConfig, inventory: Path | None, workers: int) -> N
     if config.port == 0:
         raise UsageError("--workers needs a fixed --port (every worker must agree on it)")
     context = multiprocessing.get_context("spawn")
+    owns_state_dir = config.state_dir is None
     state_dir = config.state_dir or Path(tempfile.mkdtemp(prefix="simfleet-"))
     config = replace(config, state_dir=state_dir)
     ca = FleetCA(state_dir / "tls").ca_file if config.tls else None  # one CA for all workers
@@ -137,6 +139,8 @@ def _serve_workers(config: SimConfig, inventory: Path | None, workers: int) -> N
                 process.terminate()
         for process in processes:
             process.join(timeout=10)
+        if owns_state_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
     print("stopped", flush=True)
     if not stop_requested:
         sys.exit(1)
