@@ -8,6 +8,7 @@ from typing import Any
 import gssapi
 import pytest
 import spnego
+from spnego._context import GSSMech
 from spnego.exceptions import BadMechanismError, NoCredentialError, SpnegoError
 
 from psfleet.testing.kdc import MitKdc
@@ -159,3 +160,39 @@ def test_unknown_spn_kerberos_fails_with_the_kdc_error() -> None:
     base = info.value.base_error
     assert isinstance(base, gssapi.raw.GSSError)
     assert base.min_code == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN
+
+
+def host_acceptor(kdc: MitKdc, host: str, protocol: str = "kerberos") -> spnego.ContextProxy:
+    """An acceptor holding only this host's keys (fast at any fleet size)."""
+    creds = gssapi.Credentials(usage="accept", store={"keytab": f"FILE:{kdc.keytab_for(host)}"})
+    kerberos = spnego.server(protocol="kerberos", _gssapi_credential=creds)
+    if protocol == "kerberos":
+        return kerberos
+    return spnego.server(protocol="negotiate", _negotiate_contexts={GSSMech.kerberos: kerberos})
+
+
+@pytest.mark.parametrize("protocol", ["kerberos", "negotiate"])
+def test_per_host_keytab_acceptor_delegates_too(kdc: MitKdc, protocol: str) -> None:
+    client = spnego.client(
+        hostname="node01", service="HTTP", protocol=protocol, context_req=DELEGATE
+    )
+    server = host_acceptor(kdc, "node01", protocol)
+    handshake(client, server)
+    assert server.client_principal == "admin@LAB.TEST"
+    assert server.context_attr & spnego.ContextReq.delegate
+    assert gss_context(server).delegated_creds is not None
+
+
+def test_per_host_keytab_refuses_another_hosts_ticket(kdc: MitKdc) -> None:
+    # A client that built its SPN for node02 but reached node01's address.
+    client = spnego.client(hostname="node02", service="HTTP", protocol="kerberos")
+    server = host_acceptor(kdc, "node01")
+    # MIT refuses it ("HTTP/node02 not found in keytab"). python-gssapi's step then
+    # returns the KRB-ERROR token and keeps the error for the next property read, so
+    # pyspnego 0.12.4 fails reading the flags with AttributeError, and any later read
+    # of the context (even .complete) raises the GSSError. An acceptor must treat all
+    # of these as "auth failed" and drop the context without touching it.
+    with pytest.raises((SpnegoError, gssapi.raw.GSSError, AttributeError)):
+        server.step(client.step())
+    with pytest.raises(gssapi.raw.GSSError, match="not found in keytab"):
+        _ = server.complete

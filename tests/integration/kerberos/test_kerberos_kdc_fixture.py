@@ -42,6 +42,21 @@ def test_hosts_added_after_start_are_served_at_once(kdc: MitKdc) -> None:
     assert accepted_principal("bulk299.lab.test") == "admin@LAB.TEST"
 
 
+def test_keytab_for_holds_only_that_hosts_keys(kdc: MitKdc) -> None:
+    listing = subprocess.run(
+        ["klist", "-k", f"FILE:{kdc.keytab_for('NODE01')}"],
+        env={**os.environ, **kdc.env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    principals = {line.split()[-1] for line in listing.stdout.splitlines() if "HTTP/" in line}
+    assert principals == {"HTTP/node01@LAB.TEST", "HTTP/node01.lab.test@LAB.TEST"}
+    with pytest.raises(MitKdcError, match="add_hosts"):
+        kdc.keytab_for("unknown-host")
+
+
 def test_host_names_that_could_inject_kadmin_commands_are_refused(kdc: MitKdc) -> None:
     with pytest.raises(MitKdcError, match="not a valid host name"):
         kdc.add_hosts(["node04\ndelprinc -force admin"])
