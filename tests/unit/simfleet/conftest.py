@@ -68,7 +68,7 @@ def ctx(session: Callable[..., SessionContext]) -> SessionContext:
 
 @pytest.fixture
 def run(ctx: SessionContext) -> Run:
-    """run(script, context=None, **run_script kwargs) -> Result (NTLM session on node01 by default)."""
+    """run(script, context=None, **run_script kwargs) -> Result (NTLM on node01 by default)."""
 
     def _run(script: str, context: SessionContext | None = None, **kwargs: Any) -> Result:
         return Result(list(run_script(script, context or ctx, **kwargs)))

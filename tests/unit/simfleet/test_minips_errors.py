@@ -59,7 +59,8 @@ def test_write_error_is_non_terminating_write_error_exception(run) -> None:
 def test_error_action_preference_stop_fails_like_the_capture(run) -> None:
     # test_psrp_error_failed.yml: output 'before', then Failed with the WriteErrorException.
     result = run(
-        "$ErrorActionPreference = 'Stop'; Write-Output before; Write-Error error; Write-Output after"
+        "$ErrorActionPreference = 'Stop'; Write-Output before; Write-Error error; "
+        "Write-Output after"
     )
     assert result.outputs == ["before"]
     assert result.errors == []
