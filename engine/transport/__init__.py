@@ -1,1 +1,21 @@
 """HTTP transport: aiohttp sessions, pyspnego authentication and WinRM message encryption."""
+
+from psfleet.transport.host import HostTransport
+from psfleet.transport.options import (
+    AuthMethod,
+    AuthOptions,
+    Credential,
+    Endpoint,
+    Timeouts,
+    TLSOptions,
+)
+
+__all__ = [
+    "AuthMethod",
+    "AuthOptions",
+    "Credential",
+    "Endpoint",
+    "HostTransport",
+    "TLSOptions",
+    "Timeouts",
+]

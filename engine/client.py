@@ -1,0 +1,180 @@
+"""`psfleet.connect()`: open a PowerShell runspace pool on one host.
+
+    async with psfleet.connect("node01", auth="ntlm", credential=("LAB\\\\admin", pw)) as pool:
+        result = await pool.invoke("Get-Service winrm")
+
+The fan-out builds one `ClientOptions` for all hosts (shared SSL context and
+credentials) and calls `connect(host, options=options)` per host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from psfleet.errors import UsageError
+from psfleet.session.pool import RunspacePool
+from psfleet.transport.host import HostTransport
+from psfleet.transport.options import (
+    AuthMethod,
+    AuthOptions,
+    Credential,
+    Endpoint,
+    Timeouts,
+    TLSOptions,
+)
+
+CredentialSource = Credential | tuple[str, str] | Literal["env", "prompt", "kerberos"] | None
+DelegateTo = Iterable[str] | Callable[[str], bool] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Everything but the host: build it once, share it across a fan-out."""
+
+    auth: AuthOptions = field(default_factory=AuthOptions)
+    tls: TLSOptions = field(default_factory=TLSOptions)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    configuration: str = "Microsoft.PowerShell"  # or a JEA configuration name
+    min_runspaces: int = 1
+    max_runspaces: int = 1
+    max_envelope_size: int | None = None  # None: 150 KB, raised to 500 KB on PSRP 2.2+ hosts
+
+
+def client_options(
+    *,
+    auth: AuthMethod | str = AuthMethod.NEGOTIATE,
+    credential: CredentialSource = None,
+    delegate: bool = False,
+    delegate_to: DelegateTo = None,
+    allow_basic_over_http: bool = False,
+    ca_file: Path | str | None = None,
+    client_cert: Path | str | None = None,
+    client_key: Path | str | None = None,
+    insecure_skip_tls_verify: bool = False,
+    configuration: str = "Microsoft.PowerShell",
+    min_runspaces: int = 1,
+    max_runspaces: int = 1,
+    timeouts: Timeouts | None = None,
+    max_envelope_size: int | None = None,
+) -> ClientOptions:
+    method = AuthMethod(auth)
+    return ClientOptions(
+        auth=AuthOptions(
+            method=method,
+            credential=resolve_credential(credential, method),
+            delegate=delegate,
+            allow_basic_over_http=allow_basic_over_http,
+            credssp_allowed=_allowlist(delegate_to),
+        ),
+        tls=TLSOptions(
+            ca_file=ca_file,
+            client_cert=client_cert,
+            client_key=client_key,
+            insecure_skip_tls_verify=insecure_skip_tls_verify,
+        ),
+        timeouts=timeouts or Timeouts(),
+        configuration=configuration,
+        min_runspaces=min_runspaces,
+        max_runspaces=max_runspaces,
+        max_envelope_size=max_envelope_size,
+    )
+
+
+def resolve_credential(source: CredentialSource, method: AuthMethod) -> Credential | None:
+    """Arguments, then PSFLEET_USER/PSFLEET_PASSWORD, then the Kerberos cache."""
+    if isinstance(source, Credential):
+        return source
+    if isinstance(source, tuple):
+        return Credential(*source)
+    if source == "prompt":
+        return Credential.prompt()
+    if source == "kerberos":
+        return Credential.kerberos_cache()
+    from_env = Credential.from_env()
+    if source == "env" and from_env is None:
+        raise UsageError("PSFLEET_USER is not set")
+    if from_env is not None or method is AuthMethod.CERTIFICATE:
+        return from_env
+    if method in (AuthMethod.NEGOTIATE, AuthMethod.KERBEROS):
+        return Credential.kerberos_cache()
+    raise UsageError(f"{method.value} auth needs a credential (or PSFLEET_USER/PSFLEET_PASSWORD)")
+
+
+def _allowlist(delegate_to: DelegateTo) -> Callable[[str], bool] | None:
+    if delegate_to is None or callable(delegate_to):
+        return delegate_to
+    allowed = frozenset(name.lower() for name in delegate_to)
+    return lambda host: host.lower() in allowed
+
+
+class Connection:
+    """`async with connect(...) as pool`: the pool is open inside and deleted on exit."""
+
+    def __init__(self, endpoint: Endpoint, options: ClientOptions) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self._pool: RunspacePool | None = None
+
+    async def __aenter__(self) -> RunspacePool:
+        self._pool = await open_pool(self.endpoint, self.options)
+        return self._pool
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def connect(
+    host: str,
+    *,
+    address: str | None = None,
+    port: int | None = None,
+    tls: bool = False,
+    options: ClientOptions | None = None,
+    auth: AuthMethod | str = AuthMethod.NEGOTIATE,
+    credential: CredentialSource = None,
+    **settings: Any,
+) -> Connection:
+    """A runspace pool on `host` (its inventory name; `address` to connect elsewhere).
+
+    Pass either `options` (shared by many hosts) or the keyword settings of
+    `client_options()`.
+    """
+    if options is None:
+        options = client_options(auth=auth, credential=credential, **settings)
+    elif settings or credential is not None:
+        raise UsageError("pass either options= or individual settings, not both")
+    return Connection(Endpoint(host, address=address, port=port, tls=tls), options)
+
+
+async def open_pool(endpoint: Endpoint, options: ClientOptions) -> RunspacePool:
+    """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure."""
+    transport = HostTransport(
+        endpoint,
+        options.auth,
+        options.tls,
+        options.timeouts,
+        max_channels=options.max_runspaces + 1,  # one more for Signal/Send while all poll
+    )
+    pool = RunspacePool(
+        transport,
+        configuration=options.configuration,
+        min_runspaces=options.min_runspaces,
+        max_runspaces=options.max_runspaces,
+        max_envelope_size=options.max_envelope_size,
+    )
+    try:
+        await pool.open()
+    except BaseException:
+        await pool.aclose()
+        raise
+    return pool

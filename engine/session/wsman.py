@@ -1,0 +1,138 @@
+"""WS-Management operations on one shell: Create, Command, Send, Receive, Signal, Delete.
+
+Builds the envelopes with psfleet.wsman, sends them through the host transport and
+checks that each answer relates to its request. Shared by PSRP runspace pools and
+WinRS (cmd) shells; the resource URI says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from psfleet.errors import ProtocolError, WSManFault
+from psfleet.transport.host import HostTransport
+from psfleet.transport.options import Wait
+from psfleet.wsman import (
+    Envelope,
+    build_request,
+    fault_to_error,
+    names,
+    parse_envelope,
+    parse_fault,
+    shell,
+)
+from psfleet.wsman.faults import FaultCode
+
+_KEEPALIVE_OPTION = {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"}
+_COMMAND_OPTION = {"WINRS_SKIP_CMD_SHELL": "False"}
+
+
+class ReceiveTimedOut(Exception):
+    """The long poll expired with nothing to say (fault 2150858793): poll again."""
+
+
+class WSManShell:
+    """One remote shell, addressed by its ShellId once created."""
+
+    def __init__(
+        self,
+        transport: HostTransport,
+        resource_uri: str,
+        *,
+        max_envelope_size: int = names.DEFAULT_MAX_ENVELOPE_SIZE,
+    ) -> None:
+        self.transport = transport
+        self.resource_uri = resource_uri
+        self.max_envelope_size = max_envelope_size
+        self.shell_id: str | None = None
+        self._to = transport.endpoint.url
+        self._timeouts = transport.timeouts
+
+    @property
+    def host(self) -> str:
+        return self.transport.host
+
+    async def create(
+        self,
+        *,
+        shell_id: str | None = None,
+        creation_xml: bytes | None = None,
+        input_streams: str = "stdin pr",
+        output_streams: str = "stdout",
+        options: Mapping[str, str] | None = None,
+        must_comply: bool = False,
+    ) -> str:
+        body = shell.build_create(
+            input_streams=input_streams,
+            output_streams=output_streams,
+            shell_id=shell_id,
+            creation_xml=creation_xml,
+        )
+        answer = await self._call(
+            names.ACTION_CREATE, body, options=options, must_comply=must_comply
+        )
+        self.shell_id = shell.parse_create_response(answer.body)
+        return self.shell_id
+
+    async def command(
+        self, command: str, arguments: Sequence[str] = (), *, command_id: str | None = None
+    ) -> str:
+        body = shell.build_command(command_id, command, arguments)
+        answer = await self._call(names.ACTION_COMMAND, body, options=_COMMAND_OPTION)
+        return shell.parse_command_response(answer.body)
+
+    async def send(self, chunks: Sequence[shell.StreamChunk]) -> None:
+        await self._call(names.ACTION_SEND, shell.build_send(chunks))
+
+    async def receive(self, streams: str, command_id: str | None = None) -> shell.ReceiveResult:
+        """One long poll; raises ReceiveTimedOut when the server had nothing within its timeout."""
+        body = shell.build_receive(streams, command_id)
+        try:
+            answer = await self._call(
+                names.ACTION_RECEIVE,
+                body,
+                options=_KEEPALIVE_OPTION,
+                wait=Wait.RECEIVE,
+            )
+        except WSManFault as exc:
+            if exc.code == FaultCode.OPERATION_TIMEDOUT:
+                raise ReceiveTimedOut from None
+            raise
+        return shell.parse_receive_response(answer.body)
+
+    async def signal(self, code: str, command_id: str | None = None) -> None:
+        await self._call(names.ACTION_SIGNAL, shell.build_signal(command_id, code))
+
+    async def delete(self) -> None:
+        await self._call(names.ACTION_DELETE, "", wait=Wait.CLOSE)
+        self.shell_id = None
+
+    async def _call(
+        self,
+        action: str,
+        body: str,
+        *,
+        options: Mapping[str, str] | None = None,
+        must_comply: bool = False,
+        wait: Wait = Wait.REQUEST,
+    ) -> Envelope:
+        message, message_id = build_request(
+            action=action,
+            to=self._to,
+            resource_uri=self.resource_uri,
+            body=body,
+            selectors={"ShellId": self.shell_id} if self.shell_id else None,
+            options=options,
+            options_must_comply=must_comply,
+            max_envelope_size=self.max_envelope_size,
+            operation_timeout_s=self._timeouts.operation,
+        )
+        raw = await self.transport.request(message, wait=wait)
+        answer = parse_envelope(raw)
+        if answer.is_fault:  # Windows sends faults with HTTP 500; tolerate a 200 too
+            raise fault_to_error(parse_fault(answer), host=self.host)
+        if answer.relates_to != message_id:
+            raise ProtocolError(
+                f"answer to {action.rsplit('/', 1)[-1]} relates to another request", host=self.host
+            )
+        return answer

@@ -1,0 +1,148 @@
+"""HTTP authentication for WinRM, sans-IO: which header to send next, given what the server said.
+
+Basic and certificate auth are a fixed header on every request. NTLM, Negotiate,
+Kerberos and CredSSP are pyspnego handshakes bound to one TCP connection; once
+complete, the same context encrypts message bodies on plain HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+import spnego
+import spnego.exceptions
+
+from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageError
+from psfleet.transport import framing
+from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint
+
+# WS-Management's marker for "authenticate me by the TLS client certificate".
+CERTIFICATE_AUTHORIZATION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
+
+_PROTOCOLS = {
+    AuthMethod.NTLM: "ntlm",
+    AuthMethod.NEGOTIATE: "negotiate",
+    AuthMethod.KERBEROS: "kerberos",
+    AuthMethod.CREDSSP: "credssp",
+}
+
+
+def static_authorization(endpoint: Endpoint, auth: AuthOptions) -> str:
+    """The Authorization header of a method without a handshake (Basic, certificate)."""
+    if auth.method is AuthMethod.CERTIFICATE:
+        return CERTIFICATE_AUTHORIZATION
+    credential = auth.credential
+    if credential is None or credential.username is None or credential.password is None:
+        raise UsageError("Basic auth needs a user name and a password", host=endpoint.host)
+    pair = f"{credential.username}:{credential.password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+class SecurityContext:
+    """One client handshake (and afterwards the message cipher) of one TCP connection."""
+
+    def __init__(self, endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> None:
+        if auth.method is AuthMethod.CREDSSP:
+            allowed = auth.credssp_allowed
+            if allowed is None or not allowed(endpoint.host):
+                # Refused before a single credential byte leaves this process.
+                raise DelegationRefused(
+                    "CredSSP hands the password to the host; this host is not in the allowlist",
+                    host=endpoint.host,
+                )
+        self.scheme = "CredSSP" if auth.method is AuthMethod.CREDSSP else "Negotiate"
+        self.encryption_protocol = (
+            framing.CREDSSP_PROTOCOL
+            if auth.method is AuthMethod.CREDSSP
+            else framing.SPNEGO_PROTOCOL
+        )
+        self._host = endpoint.host
+        self._token_pattern = re.compile(rf"(?:^|,)\s*{self.scheme}\s+([A-Za-z0-9+/=]+)", re.I)
+        self._context = _new_context(endpoint, auth, encrypt=encrypt)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._context.complete)
+
+    @property
+    def cipher(self) -> framing.WinRMCipher:
+        cipher: framing.WinRMCipher = self._context
+        return cipher
+
+    def first_header(self) -> str:
+        return self._header(self._step(None))
+
+    def next_header(self, www_authenticate: str | None) -> str | None:
+        """Feed the server's token; the header to send next, or None when nothing is left."""
+        token = self.server_token(www_authenticate)
+        if token is None:
+            if self.complete:
+                return None
+            raise AuthError("the host rejected the credentials", host=self._host)
+        out = self._step(token)
+        return self._header(out) if out else None
+
+    def server_token(self, www_authenticate: str | None) -> bytes | None:
+        match = self._token_pattern.search(www_authenticate or "")
+        if match is None:
+            return None
+        try:
+            return base64.b64decode(match.group(1), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ProtocolError(
+                "the host sent an auth token that is not base64", host=self._host
+            ) from exc
+
+    def _header(self, token: bytes | None) -> str:
+        if not token:
+            raise AuthError("the auth handshake produced no token", host=self._host)
+        return f"{self.scheme} {base64.b64encode(token).decode('ascii')}"
+
+    def _step(self, token: bytes | None) -> bytes | None:
+        try:
+            out: bytes | None = self._context.step(token)
+        except spnego.exceptions.SpnegoError as exc:
+            # pyspnego messages name the mechanism and the failure, never the password.
+            raise AuthError(
+                f"authentication failed: {type(exc).__name__}: {exc.message}", host=self._host
+            ) from None
+        return out
+
+
+def _new_context(endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> Any:
+    credential = auth.credential
+    username = credential.username if credential else None
+    password = credential.password if credential else None
+    context_req = spnego.ContextReq.default
+    if auth.delegate:
+        context_req |= spnego.ContextReq.delegate
+    options = spnego.NegotiateOptions.wrapping_winrm if encrypt else spnego.NegotiateOptions.none
+    extra: dict[str, Any] = {}
+    if auth.method is AuthMethod.CREDSSP:
+        if username is None or password is None:
+            raise UsageError("CredSSP needs a user name and a password", host=endpoint.host)
+        extra["credssp_negotiate_context"] = spnego.client(
+            username,
+            password,
+            hostname=endpoint.host,
+            service=auth.service,
+            protocol=auth.credssp_mechanism,
+        )
+    try:
+        return spnego.client(
+            username,
+            password,
+            hostname=endpoint.host,
+            service=auth.service,
+            context_req=context_req,
+            protocol=_PROTOCOLS[auth.method],
+            options=options,
+            **extra,
+        )
+    except spnego.exceptions.SpnegoError as exc:
+        raise AuthError(
+            f"cannot start {auth.method} auth: {exc.message}", host=endpoint.host
+        ) from None

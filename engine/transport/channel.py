@@ -1,0 +1,200 @@
+"""One keep-alive TCP connection to a host and the authentication bound to it.
+
+NTLM, Negotiate, Kerberos and CredSSP authenticate a TCP connection, not a request,
+so a channel pins one connection (an aiohttp connector with limit=1) and sends one
+request at a time on it. When aiohttp had to open a new connection (the server
+closed the old one, or a request was cancelled mid-flight), the server has lost the
+context: the channel authenticates again and resends, once.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import anyio
+
+from psfleet.errors import AuthError, ConnectError
+from psfleet.transport import framing
+from psfleet.transport.auth import SecurityContext, static_authorization
+from psfleet.transport.failures import map_client_error, status_error
+from psfleet.transport.options import AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
+from psfleet.transport.tls import ssl_context
+
+SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
+_MAX_HANDSHAKE_LEGS = 8  # CredSSP takes up to six; NTLM two
+_KEEPALIVE_S = 60.0  # well under the 120 s idle timeout of HTTP.sys
+
+
+class _Trace:
+    """Per-request note from aiohttp's tracing: was a new TCP connection opened?"""
+
+    __slots__ = ("new_connection",)
+
+    def __init__(self) -> None:
+        self.new_connection = False
+
+
+async def _on_connection_create_end(
+    session: aiohttp.ClientSession, context: types.SimpleNamespace, params: Any
+) -> None:
+    context.trace_request_ctx.new_connection = True
+
+
+_TRACE_CONFIG = aiohttp.TraceConfig()
+_TRACE_CONFIG.on_connection_create_end.append(_on_connection_create_end)
+_TRACE_CONFIG.freeze()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    reason: str
+    content_type: str
+    www_authenticate: str | None
+    body: bytes
+    new_connection: bool
+
+
+class Channel:
+    """Send WSMan messages to one host over one authenticated connection."""
+
+    def __init__(
+        self, endpoint: Endpoint, auth: AuthOptions, tls: TLSOptions, timeouts: Timeouts
+    ) -> None:
+        self._endpoint = endpoint
+        self._auth = auth
+        self._timeouts = timeouts
+        self._url = endpoint.url
+        self._encrypt = auth.method.connection_bound and not endpoint.tls
+        self._static_authorization: str | None = None
+        if not auth.method.connection_bound:
+            self._static_authorization = static_authorization(endpoint, auth)
+        self._server_hostname = endpoint.host if endpoint.tls and endpoint.address else None
+        connector = aiohttp.TCPConnector(
+            limit=1,
+            ssl=ssl_context(tls) if endpoint.tls else False,
+            keepalive_timeout=_KEEPALIVE_S,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
+            headers={"User-Agent": "psfleet", "Accept-Encoding": "identity"},
+            trace_configs=[_TRACE_CONFIG],
+        )
+        self._context: SecurityContext | None = None
+        self._lock = anyio.Lock()
+
+    def __repr__(self) -> str:
+        return f"Channel({self._url!r}, auth={self._auth.method.value!r})"
+
+    async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
+        """Post one SOAP message and return the SOAP answer; errors are psfleet errors."""
+        limit = self._timeouts.seconds(wait)
+        async with self._lock:
+            try:
+                with anyio.fail_after(limit):
+                    answer = await self._exchange(message)
+            except BaseException as exc:
+                # The connection's state is unknown (and NTLM sequence numbers with it).
+                self._context = None
+                if isinstance(exc, Exception):
+                    raise map_client_error(exc, self._endpoint.host, waited_s=limit) from None
+                raise
+        if answer.status != 200:
+            raise status_error(answer.status, answer.reason, answer.body, self._endpoint.host)
+        return answer.body
+
+    async def aclose(self) -> None:
+        self._context = None
+        await self._session.close()
+
+    async def _exchange(self, message: bytes) -> _Answer:
+        if self._static_authorization is not None:
+            headers = {
+                "Authorization": self._static_authorization,
+                "Content-Type": SOAP_CONTENT_TYPE,
+            }
+            return await self._post(message, headers)
+        fresh_handshake = self._context is None
+        if self._context is None:
+            self._context = await self._handshake()
+        answer = await self._post_sealed(self._context, message)
+        if not fresh_handshake and (answer.new_connection or answer.status == 401):
+            # The server holds no context for this connection: authenticate again, resend once.
+            self._context = await self._handshake()
+            answer = await self._post_sealed(self._context, message)
+        return answer
+
+    async def _post_sealed(self, context: SecurityContext, message: bytes) -> _Answer:
+        if not self._encrypt:
+            return await self._post(message, {"Content-Type": SOAP_CONTENT_TYPE})
+        content_type, body = framing.wrap(context.cipher, context.encryption_protocol, message)
+        answer = await self._post(body, {"Content-Type": content_type})
+        if not framing.is_encrypted(answer.content_type):
+            return answer
+        plain = framing.unwrap(context.cipher, answer.body)
+        return _Answer(
+            answer.status,
+            answer.reason,
+            SOAP_CONTENT_TYPE,
+            answer.www_authenticate,
+            plain,
+            answer.new_connection,
+        )
+
+    async def _handshake(self) -> SecurityContext:
+        """Authenticate the connection with empty-bodied requests, as Windows expects."""
+        context = SecurityContext(self._endpoint, self._auth, encrypt=self._encrypt)
+        header = context.first_header()
+        for leg in range(_MAX_HANDSHAKE_LEGS):
+            answer = await self._post(b"", {"Authorization": header})
+            if leg > 0 and answer.new_connection:
+                raise ConnectError(
+                    "the host closed the connection during authentication", host=self._endpoint.host
+                )
+            if answer.status == 401:
+                next_header = context.next_header(answer.www_authenticate)
+                if next_header is None:
+                    raise AuthError(self._rejected(), host=self._endpoint.host)
+                header = next_header
+                continue
+            if answer.status != 200:
+                raise status_error(answer.status, answer.reason, answer.body, self._endpoint.host)
+            if not context.complete:
+                # The last token (Kerberos mutual auth, SPNEGO mechListMIC) rides on the 200.
+                context.next_header(answer.www_authenticate)
+            if not context.complete:
+                raise AuthError(
+                    "the host accepted an unfinished handshake", host=self._endpoint.host
+                )
+            return context
+        raise AuthError("the auth handshake did not finish", host=self._endpoint.host)
+
+    def _rejected(self) -> str:
+        method = self._auth.method
+        user = self._auth.credential.username if self._auth.credential else None
+        who = f" for {user}" if user else ""
+        return f"the host rejected the {method.value} credentials{who}"
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> _Answer:
+        trace = _Trace()
+        async with self._session.post(
+            self._url,
+            data=body,
+            headers=headers,
+            server_hostname=self._server_hostname,
+            trace_request_ctx=trace,
+            allow_redirects=False,
+        ) as response:
+            data = await response.read()
+            return _Answer(
+                response.status,
+                response.reason or "",
+                response.headers.get("Content-Type", ""),
+                response.headers.get("WWW-Authenticate"),
+                data,
+                trace.new_connection,
+            )

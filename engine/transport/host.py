@@ -1,0 +1,83 @@
+"""The connections to one host: a small, bounded set of authenticated channels.
+
+A Receive long poll holds its channel for up to OperationTimeout, so concurrent
+pipelines (and a Signal sent while they poll) need more than one connection. Channels
+open lazily, are reused most-recently-used first (it is the one most likely still
+open), and never exceed `max_channels`, which keeps per-host memory small.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from psfleet.errors import OperationTimeout, UsageError
+from psfleet.transport.channel import Channel
+from psfleet.transport.options import (
+    AuthOptions,
+    Endpoint,
+    Timeouts,
+    TLSOptions,
+    Wait,
+    check_auth_allowed,
+)
+
+
+class HostTransport:
+    """`request(envelope) -> envelope` for one host, over up to `max_channels` connections."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        auth: AuthOptions,
+        tls: TLSOptions | None = None,
+        timeouts: Timeouts | None = None,
+        *,
+        max_channels: int = 2,
+    ) -> None:
+        check_auth_allowed(endpoint, auth)
+        self.endpoint = endpoint
+        self.timeouts = timeouts or Timeouts()
+        self._auth = auth
+        self._tls = tls or TLSOptions()
+        self._slots = anyio.Semaphore(max_channels)
+        self._idle: list[Channel] = []
+        self._channels: list[Channel] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"HostTransport({self.endpoint.url!r}, channels={len(self._channels)})"
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.host
+
+    async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
+        """Send one SOAP message, return the answer; waiting for a free channel is bounded too."""
+        limit = self.timeouts.seconds(wait)
+        with anyio.move_on_after(limit) as scope:
+            await self._slots.acquire()
+        if scope.cancelled_caught:
+            raise OperationTimeout(f"no free connection within {limit:g}s", host=self.host)
+        try:
+            channel = self._idle.pop() if self._idle else self._open_channel()
+            try:
+                return await channel.request(message, wait=wait)
+            finally:
+                self._idle.append(channel)
+        finally:
+            self._slots.release()
+
+    def _open_channel(self) -> Channel:
+        if self._closed:
+            raise UsageError("the connection to this host is closed", host=self.host)
+        channel = Channel(self.endpoint, self._auth, self._tls, self.timeouts)
+        self._channels.append(channel)
+        return channel
+
+    async def aclose(self) -> None:
+        """Close every connection; safe to call twice and from a cancelled task."""
+        self._closed = True
+        channels, self._channels, self._idle = self._channels, [], []
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeouts.close):
+            for channel in channels:
+                await channel.aclose()
