@@ -8,15 +8,21 @@ import datetime as dt
 import fnmatch
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from psrpcore.types import PSEnumBase, PSObject, PSVersion
 
 _MISSING = object()
 
 
+def _is(value: Any, types: type | tuple[type, ...]) -> bool:
+    """isinstance() by type(): a failing isinstance() on a PSObject falls back to
+    obj.__class__ through PSObject's slow __getattribute__."""
+    return issubclass(type(value), types)
+
+
 def is_collection(value: Any) -> bool:
-    return isinstance(value, (list, tuple))
+    return _is(value, (list, tuple))
 
 
 def enumerate_value(value: Any) -> Iterator[Any]:
@@ -40,32 +46,39 @@ def get_member(value: Any, name: str) -> Any:
     return None
 
 
+def ps_meta(value: PSObject) -> Any:
+    """value.PSObject without PSObject.__getattribute__, which rebuilds a property
+    table on every attribute access and dominates the cost of a pipeline."""
+    return object.__getattribute__(value, "PSObject")
+
+
 def _own_member(value: Any, lower: str) -> Any:
+    kind = type(value)  # see _is()
     if value is None:
         return _MISSING
-    if isinstance(value, PSVersion):
+    if issubclass(kind, PSVersion):
         return (
             getattr(value, lower) if lower in ("major", "minor", "build", "revision") else _MISSING
         )
-    if isinstance(value, PSObject) and not isinstance(value, PSEnumBase):
-        meta = value.PSObject
+    if issubclass(kind, PSObject) and not issubclass(kind, PSEnumBase):
+        meta = ps_meta(value)
         for prop in (*meta.extended_properties, *meta.adapted_properties):
             if prop.name.lower() == lower:
                 return prop.get_value(value)
-    if isinstance(value, dict):
+    if issubclass(kind, dict):
         for key, item in value.items():
             if str(key).lower() == lower:
                 return item
         if lower in ("count", "keys", "values"):
             return len(value) if lower == "count" else list(getattr(value, lower)())
         return None
-    if is_collection(value):
+    if issubclass(kind, (list, tuple)):
         return len(value) if lower in ("count", "length") else _MISSING
-    if isinstance(value, str) and lower == "length":
+    if issubclass(kind, str) and lower == "length":
         return len(value)
-    if isinstance(value, PSEnumBase) and lower == "value__":
+    if issubclass(kind, PSEnumBase) and lower == "value__":
         return int(value)
-    if isinstance(value, dt.datetime):
+    if issubclass(kind, dt.datetime):
         return _datetime_member(value, lower)
     if lower == "count":
         return 1
@@ -88,7 +101,7 @@ def call_method(value: Any, name: str, args: list[Any]) -> Any:
     lower = name.lower()
     if lower == "tostring":
         return to_string(value)
-    if isinstance(value, str):
+    if _is(value, str):
         text_methods: dict[str, Callable[[], Any]] = {
             "toupper": value.upper,
             "tolower": value.lower,
@@ -104,7 +117,7 @@ def call_method(value: Any, name: str, args: list[Any]) -> Any:
         }
         if lower in text_methods:
             return text_methods[lower]()
-    if isinstance(value, dt.datetime) and lower.startswith("add") and args:
+    if _is(value, dt.datetime) and lower.startswith("add") and args:
         unit = {
             "adddays": "days",
             "addhours": "hours",
@@ -113,7 +126,7 @@ def call_method(value: Any, name: str, args: list[Any]) -> Any:
         }
         if lower in unit:
             return value + dt.timedelta(**{unit[lower]: float(args[0])})
-    if isinstance(value, dict) and lower == "containskey":
+    if _is(value, dict) and lower == "containskey":
         return any(str(k).lower() == to_string(args[0]).lower() for k in value)
     raise LookupError(name)
 
@@ -122,17 +135,17 @@ def to_string(value: Any) -> str:
     """[string]$value, PowerShell style (invariant culture)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if _is(value, bool):
         return "True" if value else "False"
-    if isinstance(value, PSEnumBase):
+    if _is(value, PSEnumBase):
         return str(value.name)
-    if isinstance(value, float):
+    if _is(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, dt.datetime):
-        return value.strftime("%m/%d/%Y %H:%M:%S")
+    if _is(value, dt.datetime):
+        return dt.datetime.strftime(value, "%m/%d/%Y %H:%M:%S")
     if is_collection(value):
         return " ".join(to_string(v) for v in value)
-    if isinstance(value, dict):
+    if _is(value, dict):
         return "System.Collections.Hashtable"
     return str(value)
 
@@ -140,16 +153,16 @@ def to_string(value: Any) -> str:
 def to_bool(value: Any) -> bool:
     if is_collection(value):
         return len(value) > 1 or (len(value) == 1 and to_bool(value[0]))
-    if isinstance(value, PSEnumBase):
+    if _is(value, PSEnumBase):
         return True
     return bool(value)
 
 
 def to_number(value: Any) -> int | float:
-    if isinstance(value, bool):
+    if _is(value, bool):
         return int(value)
-    if isinstance(value, (int, float)):
-        return value
+    if _is(value, (int, float)):
+        return cast(int | float, value)
     text = to_string(value).strip()
     try:
         return int(text, 0) if text.lower().startswith("0x") else int(text)
@@ -162,20 +175,20 @@ def to_number(value: Any) -> int | float:
 
 def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
     """Bring right to left's type, as PowerShell's comparison operators do."""
-    if isinstance(left, PSEnumBase):
-        if isinstance(right, (int, float)) and not isinstance(right, bool):
+    if _is(left, PSEnumBase):
+        if _is(right, (int, float)) and not _is(right, bool):
             return int(left), right
         return str(left.name).lower(), to_string(right).lower()
-    if isinstance(left, (int, float)) and not isinstance(left, bool):
+    if _is(left, (int, float)) and not _is(left, bool):
         try:
             return left, to_number(right)
         except TypeError:
             return to_string(left).lower(), to_string(right).lower()
-    if isinstance(left, bool):
+    if _is(left, bool):
         return left, to_bool(right)
-    if isinstance(left, PSVersion) and not isinstance(right, PSVersion):
+    if _is(left, PSVersion) and not _is(right, PSVersion):
         return left, PSVersion(to_string(right))
-    if isinstance(left, dt.datetime) and isinstance(right, dt.datetime):
+    if _is(left, dt.datetime) and _is(right, dt.datetime):
         return left, right
     return to_string(left).lower(), to_string(right).lower()
 
@@ -191,11 +204,11 @@ def order_key(value: Any) -> tuple[int, Any]:
     """Sort-Object's key: nulls first, numbers by value, text case-insensitive."""
     if value is None:
         return (0, 0)
-    if isinstance(value, PSEnumBase):
+    if _is(value, PSEnumBase):
         return (1, int(value))
-    if isinstance(value, (int, float)):
+    if _is(value, (int, float)):
         return (1, value)
-    if isinstance(value, (dt.datetime, PSVersion)):
+    if _is(value, (dt.datetime, PSVersion)):
         return (2, value)
     return (3, to_string(value).lower())
 
@@ -210,7 +223,7 @@ def compare(op: str, left: Any, right: Any) -> Any:
 def _compare_scalar(op: str, left: Any, right: Any) -> Any:
     case = op.startswith("-c") and op not in ("-contains",)
     name = ("-" + op[2:]) if case else op
-    if case and isinstance(left, str):
+    if case and _is(left, str):
         relations = {"-eq": left == to_string(right), "-ne": left != to_string(right)}
         if name in relations:
             return relations[name]
