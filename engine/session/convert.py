@@ -83,9 +83,13 @@ class PSObjectView(Mapping[str, Any]):
         return "" if self.value is None else str(self.value)
 
     def __repr__(self) -> str:
-        props = ", ".join(f"{k}={v!r}" for k, v in self.properties.items())
-        shown = f"value={self.value!r}, " if self.value is not None else ""
-        return f"PSObjectView({self.type_name!r}, {shown}{props})"
+        parts = [repr(self.type_name)]
+        if self.value is not None:
+            parts.append(f"value={self.value!r}")
+        if self.to_string is not None and not self.properties:
+            parts.append(f"to_string={self.to_string!r}")
+        parts.extend(f"{k}={v!r}" for k, v in self.properties.items())
+        return f"PSObjectView({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PSObjectView):

@@ -1,0 +1,10 @@
+"""Transport tests run on asyncio: aiohttp supports no other event loop."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
