@@ -1,7 +1,48 @@
-"""psfleet: run the same PowerShell on many Windows hosts at once over WinRM/PSRP."""
+"""psfleet: run the same PowerShell on many Windows hosts at once over WinRM/PSRP.
 
-from psfleet.errors import PsfleetError
-from psfleet.events import HostStatus, Stream
+Start with psfleet.run(targets, script, ...) for a fan-out, psfleet.Fleet for pools
+kept open across commands, and psfleet.connect(host, ...) for one host (docs/api.md).
+"""
 
-__all__ = ["HostStatus", "PsfleetError", "Stream"]
 __version__ = "0.1.0"
+
+from psfleet import errors
+from psfleet.client import ClientOptions, client_options, connect
+from psfleet.errors import PsfleetError
+from psfleet.events import (
+    Event,
+    HostDone,
+    HostRetry,
+    HostStarted,
+    HostStatus,
+    RecordEvent,
+    RunSummary,
+    Stream,
+)
+from psfleet.fanout import Fleet, FleetResult, HostResult, RunOptions, arun, run, stream
+from psfleet.logs import configure_library_default
+
+configure_library_default()
+
+__all__ = [
+    "ClientOptions",
+    "Event",
+    "Fleet",
+    "FleetResult",
+    "HostDone",
+    "HostResult",
+    "HostRetry",
+    "HostStarted",
+    "HostStatus",
+    "PsfleetError",
+    "RecordEvent",
+    "RunOptions",
+    "RunSummary",
+    "Stream",
+    "arun",
+    "client_options",
+    "connect",
+    "errors",
+    "run",
+    "stream",
+]

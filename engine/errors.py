@@ -53,9 +53,7 @@ class AuthError(PsfleetError):
 
     status = HostStatus.AUTH_FAILED
 
-    def __init__(
-        self, message: str, *, host: str | None = None, remedy: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, host: str | None = None, remedy: str | None = None) -> None:
         super().__init__(message, host=host)
         self.remedy = remedy
 
@@ -76,7 +74,13 @@ class ProtocolError(PsfleetError):
 
 
 class HTTPStatusError(PsfleetError):
-    """The server answered an HTTP error status without a WSMan fault body."""
+    """The server answered an HTTP error status without a WSMan fault body.
+
+    The WinRM service is up but not usable: the host counts as unreachable. 502, 503
+    and 504 are transient and retried (see is_transient).
+    """
+
+    status = HostStatus.UNREACHABLE
 
     def __init__(self, http_status: int, message: str, *, host: str | None = None) -> None:
         super().__init__(message, host=host)

@@ -1,6 +1,7 @@
 """simfleet: a simulated fleet of WinRM/PSRP hosts for the demo, tests and benchmarks.
 
-    async with SimFleet(SimConfig(hosts=64, cluster="CLUSTER01")) as fleet: ...
+In process: `async with SimFleet(SimConfig(hosts=64, cluster="CLUSTER01")) as fleet`;
+from a shell: `psfleet sim --hosts 64 --cluster CLUSTER01` (docs/simfleet.md).
 """
 
 from psfleet.simfleet.config import Quotas, SimConfig

@@ -1,0 +1,211 @@
+"""The scheduler: every host of a run through one task group, within the run's limits.
+
+At most `throttle` hosts are in flight (the producer waits for a free slot before
+starting the next host task, so thousands of hosts cost `throttle` tasks); each
+host is retried with tenacity only while that is safe; every host ends with
+exactly one HostDone, whatever happens, including interruption.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from psfleet.events import (
+    Event,
+    HostDone,
+    HostRetry,
+    HostStarted,
+    HostStatus,
+    RecordEvent,
+    RunSummary,
+)
+from psfleet.fanout.attempt import Emit, ScriptOutcome, attempt_host
+from psfleet.fanout.diagnose import script_failure
+from psfleet.fanout.options import RunOptions
+from psfleet.fanout.outcome import AttemptFailed, Classified, classify, should_retry
+from psfleet.fanout.pools import FreshPools, PoolSource
+from psfleet.fanout.result import FleetResult, HostResult
+from psfleet.targets.model import Target
+
+log = structlog.get_logger("psfleet.run")
+
+_SLOWEST = 5
+
+
+class Scheduler:
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        commands: Sequence[str],
+        options: RunOptions,
+        emit: Emit,
+        *,
+        args: Sequence[Any] = (),
+        pools: PoolSource | None = None,
+    ) -> None:
+        self.targets = list(targets)
+        self.commands = list(commands)
+        self.args = list(args)
+        self.options = options
+        self._sink = emit
+        self._pools = pools or FreshPools(options)
+        self._slots = anyio.Semaphore(options.throttle)
+        self._interrupt = anyio.CancelScope()
+        self._deadline = float("inf")
+        self.result = FleetResult({t.name: HostResult(t.name) for t in self.targets})
+        self._done: set[str] = set()
+
+    async def _emit(self, event: Event) -> None:
+        if self.options.collect and isinstance(event, RecordEvent):
+            self.result.hosts[event.host].records.append(event)
+        await self._sink(event)
+
+    def interrupt(self) -> None:
+        """Stop the run: running pipelines are stopped, pools closed, the rest cancelled."""
+        self.result.interrupted = True
+        self._interrupt.cancel()
+
+    async def run(self) -> FleetResult:
+        started = time.monotonic()
+        if self.options.run_timeout is not None:
+            self._deadline = anyio.current_time() + self.options.run_timeout
+        with self._interrupt, anyio.move_on_after(self.options.run_timeout):
+            async with anyio.create_task_group() as group:
+                for target in self.targets:
+                    await self._slots.acquire()
+                    group.start_soon(self._host, target, name=f"host:{target.name}")
+        with anyio.CancelScope(shield=True):
+            for target in self.targets:
+                if target.name not in self._done:
+                    await self._finish(target.name, self._stopped_status(), 0.0, 0, None)
+            self.result.wall_s = time.monotonic() - started
+            await self._emit(self._summary())
+        return self.result
+
+    def _stopped_status(self) -> HostStatus:
+        if anyio.current_time() >= self._deadline and not self.result.interrupted:
+            return HostStatus.TIMEOUT
+        return HostStatus.CANCELLED
+
+    async def _host(self, target: Target) -> None:
+        started = time.monotonic()
+        attempts = 0
+        status, failure = HostStatus.CANCELLED, None
+        try:
+            await self._emit(HostStarted(target.name, 1))
+            with anyio.fail_after(self.options.host_timeout):
+                async for attempt in self._retrying(target):
+                    with attempt:
+                        attempts += 1
+                        outcome = await attempt_host(
+                            target, self.commands, self.args, self.options, self._emit, self._pools
+                        )
+            status, failure = _script_status(target.name, outcome)
+        except AttemptFailed as failed:
+            classified = classify(failed.error)
+            status, failure = classified.status, classified
+        except TimeoutError:
+            status = HostStatus.TIMEOUT
+            failure = classify_timeout(self.options.host_timeout)
+        except anyio.get_cancelled_exc_class():
+            status = self._stopped_status()
+            raise
+        except Exception as exc:  # a bug of ours: report it on this host, keep the run going
+            log.exception("host task failed", host=target.name)
+            failure = classify(exc)
+            status = failure.status
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(
+                    target.name, status, time.monotonic() - started, attempts, failure
+                )
+            self._slots.release()
+
+    def _retrying(self, target: Target) -> AsyncRetrying:
+        async def announce(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            error = failure.error if isinstance(failure, AttemptFailed) else failure
+            delay = state.next_action.sleep if state.next_action else 0.0
+            log.info("retry", host=target.name, attempt=state.attempt_number, error=repr(error))
+            await self._emit(
+                HostRetry(
+                    target.name,
+                    state.attempt_number + 1,
+                    type(error).__name__,
+                    str(error),
+                    delay,
+                )
+            )
+
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.options.retries + 1),
+            wait=wait_exponential_jitter(initial=0.5, max=10.0, jitter=0.5),
+            retry=retry_if_exception(
+                lambda exc: should_retry(exc, retry_started=self.options.retry_started)
+            ),
+            before_sleep=announce,
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+
+    async def _finish(
+        self, host: str, status: HostStatus, duration: float, attempts: int, failure: Any
+    ) -> None:
+        if host in self._done:
+            return
+        self._done.add(host)
+        result = self.result.hosts[host]
+        result.status, result.duration_s, result.attempts = status, duration, attempts
+        if failure is not None:
+            result.error_type, result.error_message = failure.error_type, failure.message
+            result.remedy = failure.remedy
+        log.info("host done", host=host, status=status.value, attempts=attempts)
+        await self._emit(
+            HostDone(
+                host,
+                status,
+                round(duration, 6),
+                attempts,
+                result.error_type,
+                result.error_message,
+                result.remedy,
+            )
+        )
+
+    def _summary(self) -> RunSummary:
+        slowest = sorted(
+            ((h.host, h.duration_s) for h in self.result.hosts.values()),
+            key=lambda pair: pair[1],
+            reverse=True,
+        )[:_SLOWEST]
+        return RunSummary(
+            self.result.counts,
+            round(self.result.wall_s, 6),
+            tuple(slowest),
+            self.result.interrupted,
+        )
+
+
+def _script_status(host: str, outcome: ScriptOutcome) -> tuple[HostStatus, Classified | None]:
+    if not outcome.failed:
+        return HostStatus.OK, None
+    failure = script_failure(host, outcome.error_records, outcome.terminating)
+    return failure.status, failure
+
+
+def classify_timeout(limit: float | None) -> Classified:
+    return Classified(
+        HostStatus.TIMEOUT, "OperationTimeout", f"the host did not finish within {limit:g}s", None
+    )
