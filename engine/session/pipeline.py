@@ -85,7 +85,7 @@ class Pipeline:
             ps.add_parameter(name, value)
         ps.start()
         self._ps = ps
-        limit = psrp.fragment_limit(self._shell.max_envelope_size)
+        limit = psrp.fragment_limit(self._shell.send_envelope_size)
         # The CreatePipeline alone goes in the Command; input follows in Sends.
         create = psrp.take_payloads(self._pool, limit)
         if self._input is not None:

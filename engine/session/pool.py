@@ -108,7 +108,7 @@ class RunspacePool:
             )
 
     def _fragment_limit(self) -> int:
-        return psrp.fragment_limit(self.shell.max_envelope_size)
+        return psrp.fragment_limit(self.shell.send_envelope_size)
 
     def pipeline(
         self,

@@ -43,7 +43,12 @@ class WSManShell:
     ) -> None:
         self.transport = transport
         self.resource_uri = resource_uri
+        # MaxEnvelopeSize we announce: the largest answer the host may send us.
         self.max_envelope_size = max_envelope_size
+        # The largest envelope we send. A host's own limit is not announced (PSRP 2.2+ hosts
+        # default to 500 KB, but a configured 150 KB limit is common), so requests stay
+        # within the size every Windows accepts unless the caller pinned a size.
+        self.send_envelope_size = max_envelope_size
         self.shell_id: str | None = None
         self._to = transport.endpoint.url
         self._timeouts = transport.timeouts

@@ -9,6 +9,7 @@ context: the channel authenticates again and resends, once.
 
 from __future__ import annotations
 
+import time
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,6 @@ from psfleet.transport.tls import ssl_context
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
 _MAX_HANDSHAKE_LEGS = 8  # CredSSP takes up to six; NTLM two
-_KEEPALIVE_S = 60.0  # well under the 120 s idle timeout of HTTP.sys
 
 
 class _Trace:
@@ -76,7 +76,7 @@ class Channel:
         connector = aiohttp.TCPConnector(
             limit=1,
             ssl=ssl_context(tls) if endpoint.tls else False,
-            keepalive_timeout=_KEEPALIVE_S,
+            keepalive_timeout=timeouts.idle,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -85,6 +85,7 @@ class Channel:
             trace_configs=[_TRACE_CONFIG],
         )
         self._context: SecurityContext | None = None
+        self._idle_until = 0.0  # after this, aiohttp has closed the idle connection
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
@@ -94,9 +95,12 @@ class Channel:
         """Post one SOAP message and return the SOAP answer; errors are psfleet errors."""
         limit = self._timeouts.seconds(wait)
         async with self._lock:
+            if self._context is not None and time.monotonic() > self._idle_until:
+                self._context = None  # the connection timed out idle: authenticate a new one
             try:
                 with anyio.fail_after(limit):
                     answer = await self._exchange(message)
+                self._idle_until = time.monotonic() + self._timeouts.idle * 0.9
             except BaseException as exc:
                 # The connection's state is unknown (and NTLM sequence numbers with it).
                 self._context = None

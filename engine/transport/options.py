@@ -114,6 +114,7 @@ class Timeouts:
     request: float = 30.0  # any request that is not a long poll, handshake legs included
     operation: float = 20.0  # WSMan OperationTimeout: how long the server holds a Receive
     close: float = 10.0  # Signal/Delete during cleanup
+    idle: float = 60.0  # keep an unused connection this long (HTTP.sys drops it at 120 s)
 
     def seconds(self, wait: Wait) -> float:
         if wait is Wait.RECEIVE:
