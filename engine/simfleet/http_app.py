@@ -105,6 +105,8 @@ class FleetApp:
         self, host: HostRuntime, request: web.Request, body: bytes
     ) -> web.StreamResponse:
         transport = request.transport
+        if transport is None:  # the client left before we got to its request
+            return web.Response(status=400)
         conn = self._connections.setdefault(transport, ConnectionAuth())
         header = request.headers.get("Authorization")
         extra_header: str | None = None
