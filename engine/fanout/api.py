@@ -39,6 +39,24 @@ _CLIENT_FIELDS = set(inspect.signature(client_options).parameters)
 _STREAM_BUFFER = 256
 
 
+class RunControl:
+    """Lets the caller interrupt a run it started with arun() (the CLI's SIGINT)."""
+
+    def __init__(self) -> None:
+        self._scheduler: Scheduler | None = None
+        self.interrupted = False
+
+    def attach(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        if self.interrupted:
+            scheduler.interrupt()
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        if self._scheduler is not None:
+            self._scheduler.interrupt()
+
+
 class Sink(Protocol):
     """Receives every event of a run, in order; awaited, so a slow sink slows the run."""
 
@@ -85,12 +103,15 @@ async def arun(
     sinks: Sequence[Sink] = (),
     inventory: Path | str | None = None,
     options: RunOptions | None = None,
+    control: RunControl | None = None,
     **settings: Any,
 ) -> FleetResult:
     """Run the script(s) on every target; returns when every host has its final status."""
     run_options = build_options(options, settings)
     hosts = to_targets(targets, inventory, run_options.port)
     scheduler = Scheduler(hosts, _commands(script), run_options, _fan_to(sinks), args=args)
+    if control is not None:
+        control.attach(scheduler)
     return await scheduler.run()
 
 

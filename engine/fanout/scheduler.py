@@ -81,17 +81,20 @@ class Scheduler:
         started = time.monotonic()
         if self.options.run_timeout is not None:
             self._deadline = anyio.current_time() + self.options.run_timeout
-        with self._interrupt, anyio.move_on_after(self.options.run_timeout):
-            async with anyio.create_task_group() as group:
+        try:
+            with self._interrupt, anyio.move_on_after(self.options.run_timeout):
+                async with anyio.create_task_group() as group:
+                    for target in self.targets:
+                        await self._slots.acquire()
+                        group.start_soon(self._host, target, name=f"host:{target.name}")
+        finally:
+            # Even when cancelled from outside, every host gets its one final status.
+            with anyio.CancelScope(shield=True):
                 for target in self.targets:
-                    await self._slots.acquire()
-                    group.start_soon(self._host, target, name=f"host:{target.name}")
-        with anyio.CancelScope(shield=True):
-            for target in self.targets:
-                if target.name not in self._done:
-                    await self._finish(target.name, self._stopped_status(), 0.0, 0, None)
-            self.result.wall_s = time.monotonic() - started
-            await self._emit(self._summary())
+                    if target.name not in self._done:
+                        await self._finish(target.name, self._stopped_status(), 0.0, 0, None)
+                self.result.wall_s = time.monotonic() - started
+                await self._emit(self._summary())
         return self.result
 
     def _stopped_status(self) -> HostStatus:
@@ -151,7 +154,7 @@ class Scheduler:
 
         return AsyncRetrying(
             stop=stop_after_attempt(self.options.retries + 1),
-            wait=wait_exponential_jitter(initial=0.5, max=10.0, jitter=0.5),
+            wait=wait_exponential_jitter(multiplier=0.5, max=10.0, jitter=0.5),
             retry=retry_if_exception(
                 lambda exc: should_retry(exc, retry_started=self.options.retry_started)
             ),

@@ -1,0 +1,70 @@
+"""The fan-out against simulated fleets on this test's event loop, over real sockets."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from psfleet.simfleet import SimConfig, SimFleet
+from psfleet.targets.model import Target
+from psfleet.transport.options import Timeouts
+
+CREDENTIAL = ("LAB\\admin", "psfleet-demo")
+# Short waits keep blackholed hosts from dominating the run time.
+FAST = Timeouts(connect=2.0, request=2.0, operation=5.0, close=2.0)
+_networks = itertools.count(1)
+
+FleetFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def fleet_factory() -> AsyncIterator[FleetFactory]:
+    """Fleets on their own 127.2.N.x addresses and a fixed port (refused hosts need one)."""
+    started: list[SimFleet] = []
+
+    async def start(**settings: Any) -> SimFleet:
+        fleet = SimFleet(
+            SimConfig(base_address=f"127.2.{next(_networks) * 4}.1", port=5985, **settings)
+        )
+        await fleet.__aenter__()
+        started.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in started:
+        await fleet.__aexit__(None, None, None)
+
+
+def _targets_of(fleet: SimFleet) -> list[Target]:
+    return [Target(h.name, h.address, h.port) for h in fleet.hosts]
+
+
+def _run_settings(**overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "auth": "ntlm",
+        "credential": CREDENTIAL,
+        "timeouts": FAST,
+        "throttle": 64,
+    }
+    settings.update(overrides)
+    return settings
+
+
+@pytest.fixture
+def targets_of() -> Callable[[SimFleet], list[Target]]:
+    """Targets for every host of a fleet (name, address, port)."""
+    return _targets_of
+
+
+@pytest.fixture
+def run_settings() -> Callable[..., dict[str, Any]]:
+    """Keyword settings for psfleet.arun/Fleet: NTLM with the demo account, short timeouts."""
+    return _run_settings
