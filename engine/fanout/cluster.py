@@ -13,7 +13,9 @@ _NODES_SCRIPT = "Get-ClusterNode | Select-Object -ExpandProperty Name"
 
 async def cluster_node_names(target: Target, options: RunOptions) -> list[str]:
     """The node names the cluster reports; the caller tries the next node when this raises."""
-    pool = await open_pool(endpoint_for(target, options), client_options_for(target, options.client))
+    pool = await open_pool(
+        endpoint_for(target, options), client_options_for(target, options.client)
+    )
     try:
         result = await pool.invoke(_NODES_SCRIPT, timeout=options.client.timeouts.request)
     finally:
