@@ -1,0 +1,1 @@
+"""Built-in sinks: console (rich), JSON Lines, per-host output directory."""
