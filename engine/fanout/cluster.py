@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import anyio
+
 from psfleet.client import open_pool
-from psfleet.errors import ProtocolError
+from psfleet.errors import OperationTimeout, ProtocolError
 from psfleet.fanout.attempt import client_options_for, endpoint_for
 from psfleet.fanout.options import RunOptions
 from psfleet.targets.model import Target
@@ -17,7 +19,10 @@ async def cluster_node_names(target: Target, options: RunOptions) -> list[str]:
         endpoint_for(target, options), client_options_for(target, options.client)
     )
     try:
-        result = await pool.invoke(_NODES_SCRIPT, timeout=options.client.timeouts.request)
+        with anyio.fail_after(options.client.timeouts.request):
+            result = await pool.invoke(_NODES_SCRIPT)
+    except TimeoutError:
+        raise OperationTimeout("Get-ClusterNode did not answer in time", host=target.name) from None
     finally:
         await pool.aclose()
     result.raise_for_state()
