@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from psfleet import __version__
-from psfleet.cli import sim
+from psfleet.cli import run, shell, sim
 
 app = typer.Typer(
     name="psfleet",
@@ -32,6 +32,8 @@ def _root(
     """Run the same PowerShell on many Windows hosts at once over WinRM/PSRP."""
 
 
+app.command("run")(run.run)
+app.command("shell")(shell.shell)
 app.command("sim")(sim.sim)
 
 

@@ -1,0 +1,5 @@
+"""`python -m psfleet`: the same as the `psfleet` command."""
+
+from psfleet.cli.app import main
+
+main()

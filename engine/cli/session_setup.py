@@ -1,0 +1,69 @@
+"""What `run` and `shell` share: resolving targets (with --cluster), sinks, the CredSSP warning."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from psfleet.errors import UsageError
+from psfleet.fanout.api import Sink
+from psfleet.fanout.cluster import cluster_node_names
+from psfleet.fanout.options import RunOptions
+from psfleet.sinks import load_sink
+from psfleet.targets import merge_targets, resolve_cluster, resolve_targets
+from psfleet.targets.model import Target
+
+CREDSSP_WARNING = (
+    "WARNING: CredSSP sends your password to each remote host, which can then use it "
+    "anywhere in your name. Use it only for hosts you trust (the --delegate-to allowlist); "
+    "Kerberos delegation (--auth kerberos --delegate) passes no password. --quiet hides this."
+)
+
+
+async def resolve_all_targets(
+    expressions: list[str], cluster: str | None, inventory: Path | None, options: RunOptions
+) -> list[Target]:
+    hosts = resolve_targets(expressions, inventory, options.port) if expressions else []
+    if cluster is not None:
+
+        async def expand(node: Target) -> list[str]:
+            return await cluster_node_names(node, options)
+
+        hosts = merge_targets(
+            hosts, await resolve_cluster(cluster, inventory, options.port, expand)
+        )
+    if not hosts:
+        raise UsageError("no targets: give TARGETS or --cluster NAME")
+    return hosts
+
+
+@asynccontextmanager
+async def open_sinks(
+    total: int, *, json_output: bool, output_dir: Path | None, quiet: bool
+) -> AsyncIterator[list[Sink]]:
+    sinks: list[Any] = []
+    if json_output:
+        sinks.append(load_sink("jsonl", stream=sys.stdout))
+    else:
+        sinks.append(load_sink("console", quiet=quiet, total=total))
+    if output_dir is not None:
+        sinks.append(load_sink("outdir", directory=output_dir))
+    try:
+        yield sinks
+    finally:
+        for sink in sinks:
+            await close_sink(sink)
+
+
+async def close_sink(sink: Any) -> None:
+    """Sinks may close synchronously (close) or asynchronously (aclose)."""
+    aclose = getattr(sink, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(sink, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,130 @@
+"""`psfleet shell HOST`: the Enter-PSSession of psfleet.
+
+One pool stays open on the host; each line runs as a pipeline on it, its streams
+printed as they arrive. The event loop lives in a portal thread so the prompt keeps
+the terminal: readline history, and Ctrl-C stops the running pipeline (Signal),
+not the session. `exit` (or Ctrl-D) closes the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import CancelledError
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio.from_thread
+import typer
+
+from psfleet.cli import common
+from psfleet.cli.common import ConnectionArgs
+from psfleet.client import open_pool
+from psfleet.errors import PsfleetError, UsageError
+from psfleet.events import RecordEvent, Stream
+from psfleet.fanout.attempt import client_options_for, endpoint_for
+from psfleet.fanout.options import RunOptions
+from psfleet.session.pool import RunspacePool
+from psfleet.session.records import PipelineState
+from psfleet.sinks import load_sink
+from psfleet.targets import resolve_targets
+
+with contextlib.suppress(ImportError):  # line editing and history where the platform has it
+    import readline  # noqa: F401
+
+EXIT_WORDS = frozenset({"exit", "exit-pssession", "quit"})
+
+
+def shell(
+    host: Annotated[str, typer.Argument(help="The host: a name, an address or an inventory name.")],
+    inventory: common.Inventory = None,
+    auth: common.Auth = "negotiate",
+    user: common.User = None,
+    password_file: common.PasswordFile = None,
+    ssl: common.Ssl = False,
+    port: common.Port = None,
+    ca_file: common.CaFile = None,
+    insecure_skip_tls_verify: common.Insecure = False,
+    configuration_name: common.Configuration = "Microsoft.PowerShell",
+    delegate_to: common.DelegateTo = None,
+    delegate: common.Delegate = False,
+    connect_timeout: common.ConnectTimeout = 10.0,
+    operation_timeout: common.OperationTimeout = 20.0,
+) -> None:
+    """An interactive session on one host, like Enter-PSSession."""
+    connection = ConnectionArgs(
+        auth=auth,
+        user=user,
+        password_file=password_file,
+        ssl=ssl,
+        port=port,
+        ca_file=ca_file,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+        configuration_name=configuration_name,
+        delegate_to=delegate_to,
+        delegate=delegate,
+        connect_timeout=connect_timeout,
+        operation_timeout=operation_timeout,
+    )
+    try:
+        options = RunOptions(client=common.build_client_options(connection), port=port, tls=ssl)
+        target = _one_target(host, inventory, port)
+        console = load_sink("console", quiet=False, show_progress=False)
+    except UsageError as exc:
+        typer.echo(f"psfleet shell: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    with anyio.from_thread.start_blocking_portal() as portal:
+        try:
+            pool = portal.call(
+                open_pool, endpoint_for(target, options), client_options_for(target, options.client)
+            )
+        except PsfleetError as exc:
+            typer.echo(f"psfleet shell: cannot open a session on {target.name}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        try:
+            _repl(portal, pool, console, target.name)
+        finally:
+            portal.call(pool.aclose)
+
+
+def _one_target(host: str, inventory: Path | None, port: int | None) -> Any:
+    targets = resolve_targets([host], inventory, port)
+    if len(targets) != 1:
+        raise UsageError(f"{host!r} names {len(targets)} hosts; psfleet shell takes one")
+    return targets[0]
+
+
+def _repl(
+    portal: anyio.from_thread.BlockingPortal, pool: RunspacePool, console: Any, host: str
+) -> None:
+    while True:
+        try:
+            line = input(f"[{host}]: PS> ")
+        except EOFError:
+            print()
+            return
+        except KeyboardInterrupt:
+            print()
+            continue
+        if line.strip().lower() in EXIT_WORDS:
+            return
+        if not line.strip():
+            continue
+        future = portal.start_task_soon(_run_line, pool, console, line)
+        try:
+            future.result()
+        except KeyboardInterrupt:
+            # Cancelling the task stops the pipeline on the host (Signal), the pool stays.
+            future.cancel()
+            with contextlib.suppress(CancelledError, PsfleetError):
+                future.result()
+            print("^C (pipeline stopped)")
+        except PsfleetError as exc:
+            print(f"error: {exc}")
+
+
+async def _run_line(pool: RunspacePool, console: Any, line: str) -> None:
+    pipeline = pool.stream(line)
+    async for record in pipeline:
+        await console.handle(record)
+    if pipeline.state is PipelineState.FAILED and pipeline.reason is not None:
+        await console.handle(RecordEvent(pool.host, Stream.ERROR, pipeline.reason))
