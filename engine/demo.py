@@ -82,7 +82,7 @@ def main() -> int:
                 "--auth",
                 "ntlm",
                 "-c",
-                "Get-Service WinRM",
+                "Get-Service WinRM | Select-Object Name, Status",
                 "-c",
                 "$PSVersionTable.PSVersion.ToString()",
             ],
