@@ -77,13 +77,15 @@ class Pipeline:
             raise
 
     async def _create(self) -> None:
-        ps = psrpcore.ClientPowerShell(self._pool, no_input=self._input is None)
+        no_input = self._input is None
+        ps = psrpcore.ClientPowerShell(self._pool, no_input=no_input)
         ps.add_script(self._script)
         for arg in self._args:
             ps.add_argument(arg)
         for name, value in self._parameters.items():
             ps.add_parameter(name, value)
-        ps.start()
+        key = psrp.pipeline_key(self._script, self._args, dict(self._parameters), no_input)
+        psrp.start_pipeline(self._pool, ps, key)
         self._ps = ps
         limit = psrp.fragment_limit(self._shell.send_envelope_size)
         # The CreatePipeline alone goes in the Command; input follows in Sends.

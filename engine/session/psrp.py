@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import psrpcore
-from psrpcore.types import PSVersion
+from psrpcore._payload import PSRPMessage, create_message
+from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, serialize
 
 from psfleet.errors import ProtocolError
 from psfleet.wsman import names
@@ -75,6 +76,73 @@ def feed(
     except (psrpcore.PSRPCoreError, ET.ParseError, ValueError, KeyError, IndexError) as exc:
         raise ProtocolError(f"unexpected PSRP data: {type(exc).__name__}: {exc}") from None
     return events
+
+
+_CACHEABLE = (str, int, float, bool, type(None))
+
+
+def pipeline_key(
+    script: str, args: tuple[Any, ...], parameters: dict[str, Any], no_input: bool
+) -> Hashable | None:
+    """What identifies a CreatePipeline's XML, or None when an argument is not a plain value."""
+    values = (*args, *parameters.values())
+    if not all(type(v) in _CACHEABLE for v in values):
+        return None  # collections and objects: serialized every time
+    return (script, args, tuple(parameters.items()), no_input)
+
+
+def start_pipeline(
+    pool: psrpcore.ClientRunspacePool, ps: psrpcore.ClientPowerShell, key: Hashable | None
+) -> None:
+    """`ps.start()`, but the CreatePipeline XML is serialized once per distinct pipeline.
+
+    Serializing costs ~1.8 ms of CPU; a fan-out sends the same pipeline to every host,
+    so the XML is cached and only the message header (pool and pipeline ids) is new.
+    This fills psrpcore's send queue directly (psrpcore 0.3.1 internals, pinned).
+    """
+    if key is None:
+        ps.start()
+        return
+    theirs = pool.their_capability
+    xml = _pipeline_xml(key, str(theirs.protocolversion) if theirs else "", ps, pool)
+    message_type = PSRPMessageType.CreatePipeline
+    data = create_message(True, message_type, xml, pool.runspace_pool_id, ps.pipeline_id)
+    pool._send_buffer.append(
+        PSRPMessage(
+            message_type,
+            bytearray(data),
+            pool.runspace_pool_id,
+            ps.pipeline_id,
+            pool._fragment_counter,
+        )
+    )
+    ps.state = PSInvocationState.Running
+
+
+def _pipeline_xml(
+    key: Hashable, version: str, ps: psrpcore.ClientPowerShell, pool: psrpcore.ClientRunspacePool
+) -> bytes:
+    cached = _XML_CACHE.get((key, version))
+    if cached is None:
+        element = serialize(
+            ps.metadata,
+            pool._cipher,
+            our_capability=pool.our_capability,
+            their_capability=pool.their_capability,
+        )
+        cached = ET.tostring(element, encoding="utf-8", method="xml")
+        _remember((key, version), cached)
+    return cached
+
+
+_XML_CACHE: dict[Hashable, bytes] = {}
+_XML_CACHE_SIZE = 256
+
+
+def _remember(key: Hashable, xml: bytes) -> None:
+    if len(_XML_CACHE) >= _XML_CACHE_SIZE:
+        _XML_CACHE.pop(next(iter(_XML_CACHE)))  # oldest first: dicts keep insertion order
+    _XML_CACHE[key] = xml
 
 
 def negotiated_envelope_size(pool: psrpcore.ClientRunspacePool, current: int) -> int:

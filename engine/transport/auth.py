@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Any
 
 import spnego
 import spnego.exceptions
+from spnego._ntlm_raw.crypto import ntowfv1
 
 from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageError
 from psfleet.transport import framing
@@ -112,6 +114,23 @@ class SecurityContext:
         return out
 
 
+@functools.lru_cache(maxsize=64)
+def _ntlm_hash(username: str, password: str) -> spnego.NTLMHash:
+    """NTLM needs only MD4(password): derive it once per credential, not per connection.
+
+    From a password, pyspnego also derives the LM hash (pure-Python DES, ~1 ms per
+    handshake) that NTLMv2 never uses. (pyspnego 0.12 internals, pinned.)
+    """
+    return spnego.NTLMHash(username, nt_hash=ntowfv1(password).hex().upper())
+
+
+def _credentials(username: str | None, password: str | None) -> Any:
+    """What pyspnego gets: the NT hash first (NTLM takes it), the password for Kerberos."""
+    if username is None or password is None:
+        return username
+    return [_ntlm_hash(username, password), spnego.Password(username, password)]
+
+
 def _new_context(endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> Any:
     credential = auth.credential
     username = credential.username if credential else None
@@ -125,16 +144,15 @@ def _new_context(endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> Any
         if username is None or password is None:
             raise UsageError("CredSSP needs a user name and a password", host=endpoint.host)
         extra["credssp_negotiate_context"] = spnego.client(
-            username,
-            password,
+            _credentials(username, password),
             hostname=endpoint.host,
             service=auth.service,
             protocol=auth.credssp_mechanism,
         )
     try:
         return spnego.client(
-            username,
-            password,
+            _credentials(username, password) if auth.method is not AuthMethod.CREDSSP else username,
+            password if auth.method is AuthMethod.CREDSSP else None,
             hostname=endpoint.host,
             service=auth.service,
             context_req=context_req,

@@ -1,0 +1,94 @@
+"""Client CPU per cold host and per warm command, against simfleet in its own process.
+
+    .venv/bin/python benchmarks/client_cpu.py --auth ntlm --cold 200 --warm 1000
+
+Cold host: connect, authenticate, open a pool, run one small cmdlet, close (Delete).
+Warm command: one more small cmdlet on an open pool. CPU is this process's
+(time.process_time); the simulator's CPU is in the other process and not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+
+from psfleet.client import ClientOptions, client_options, open_pool
+from psfleet.transport import Endpoint
+
+SCRIPT = "Get-Date"
+_SIM = """
+import asyncio, sys
+from psfleet.simfleet import SimConfig, SimFleet
+async def main():
+    async with SimFleet(SimConfig(hosts=1, base_address=sys.argv[1], port=int(sys.argv[2]),
+                                  tls=sys.argv[3] == "tls")):
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+asyncio.run(main())
+"""
+
+
+async def cold(endpoint: Endpoint, options: ClientOptions, count: int) -> float:
+    started = time.process_time()
+    for _ in range(count):
+        pool = await open_pool(endpoint, options)
+        try:
+            await pool.invoke(SCRIPT)
+        finally:
+            await pool.aclose()
+    return (time.process_time() - started) / count
+
+
+async def warm(endpoint: Endpoint, options: ClientOptions, count: int) -> float:
+    pool = await open_pool(endpoint, options)
+    try:
+        await pool.invoke(SCRIPT)
+        started = time.process_time()
+        for _ in range(count):
+            await pool.invoke(SCRIPT)
+        return (time.process_time() - started) / count
+    finally:
+        await pool.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--auth", default="ntlm")
+    parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--cold", type=int, default=200)
+    parser.add_argument("--warm", type=int, default=1000)
+    parser.add_argument("--address", default="127.1.250.1")
+    parser.add_argument("--port", type=int, default=25985)
+    args = parser.parse_args()
+    sim = subprocess.Popen(
+        [sys.executable, "-c", _SIM, args.address, str(args.port), "tls" if args.tls else ""],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None and sim.stdout.readline().strip() == "ready"
+        options = client_options(
+            auth=args.auth,
+            credential=("LAB\\admin", "psfleet-demo"),
+            delegate_to=["node01"],
+            insecure_skip_tls_verify=args.tls,
+        )
+        endpoint = Endpoint("node01", address=args.address, port=args.port, tls=args.tls)
+        cold_s = asyncio.run(cold(endpoint, options, args.cold))
+        warm_s = asyncio.run(warm(endpoint, options, args.warm))
+        mode = f"{args.auth}{' over https' if args.tls else ' + encryption'}"
+        print(
+            f"{mode}: cold host {cold_s * 1000:.2f} ms CPU, warm command {warm_s * 1000:.2f} ms CPU"
+        )
+    finally:
+        if sim.stdin is not None:
+            sim.stdin.close()
+        sim.wait(30)
+
+
+if __name__ == "__main__":
+    main()
