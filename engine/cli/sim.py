@@ -51,6 +51,12 @@ def sim(
     state_dir: Annotated[
         Path | None, typer.Option(help="Where certificates and the NTLM user file go.")
     ] = None,
+    keytab: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keytab with HTTP/<host> keys: accept Kerberos (KRB5_CONFIG names the realm)."
+        ),
+    ] = None,
 ) -> None:
     """Start a simulated fleet; runs until SIGINT/SIGTERM. Prints a line starting with `ready`."""
     config = SimConfig(
@@ -72,6 +78,7 @@ def sim(
         credssp_off=tuple(h.strip() for h in credssp_off.split(",") if h.strip()),
         allow_unencrypted=allow_unencrypted,
         state_dir=state_dir,
+        kerberos_keytab=keytab,
     )
     try:
         serve(config, inventory=inventory, workers=workers)

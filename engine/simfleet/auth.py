@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+import gssapi.raw
 import spnego
 import spnego.exceptions
 
@@ -70,6 +71,22 @@ class AuthStep:
     failed: bool = False  # the credentials were wrong (counts as an auth failure)
 
 
+_ACCEPTOR_PROTOCOLS = {
+    Scheme.NEGOTIATE: "negotiate",  # Kerberos when the client has a ticket, else NTLM
+    Scheme.KERBEROS: "kerberos",
+    Scheme.CREDSSP: "credssp",
+}
+# What pyspnego and MIT gssapi raise for a token they refuse (a bad password, a ticket for
+# another host, garbage): every one of them is a failed login, never a server error.
+_HANDSHAKE_FAILURES = (
+    spnego.exceptions.SpnegoError,
+    gssapi.raw.GSSError,
+    AttributeError,
+    ValueError,
+    OSError,
+)
+
+
 class AuthPolicy:
     """What a host offers and accepts."""
 
@@ -123,12 +140,11 @@ class AuthPolicy:
     def _security_context(self, scheme: Scheme, token: bytes, conn: ConnectionAuth) -> AuthStep:
         # A fresh handshake on a connection replaces whatever it had.
         if conn.scheme is not scheme or conn.context is None or conn.identity is not None:
-            protocol = "credssp" if scheme is Scheme.CREDSSP else "negotiate"
             conn.scheme, conn.identity = scheme, None
-            conn.context = spnego.server(protocol=protocol)
+            conn.context = spnego.server(protocol=_ACCEPTOR_PROTOCOLS[scheme])
         try:
             out_token = conn.context.step(token)
-        except (spnego.exceptions.SpnegoError, ValueError, OSError):
+        except _HANDSHAKE_FAILURES:
             conn.scheme, conn.context = None, None
             return AuthStep(401, failed=True)
         value = scheme_header(scheme, out_token)
@@ -150,6 +166,14 @@ def _identity(scheme: Scheme, context: Any) -> Identity:
         # CredSSP hands the password itself to this host: the second hop works.
         return Identity(user, "credssp", delegable=credential is not None)
     negotiated = str(getattr(context, "negotiated_protocol", "ntlm") or "ntlm").lower()
-    user = str(context.client_principal or "unknown")
-    delegable = negotiated == "kerberos" and bool(context.context_attr & spnego.ContextReq.delegate)
-    return Identity(user, "kerberos" if negotiated == "kerberos" else "ntlm", delegable)
+    if negotiated != "kerberos":
+        return Identity(str(context.client_principal or "unknown"), "ntlm", delegable=False)
+    # MIT sets the delegate flag exactly when the client forwarded its TGT to this host.
+    delegable = bool(context.context_attr & spnego.ContextReq.delegate)
+    return Identity(_windows_name(str(context.client_principal)), "kerberos", delegable)
+
+
+def _windows_name(principal: str) -> str:
+    """admin@LAB.TEST -> LAB\\admin, the form Windows shows (and quotas count by)."""
+    user, _, realm = principal.partition("@")
+    return f"{realm.split('.', 1)[0]}\\{user}" if realm else principal

@@ -37,6 +37,8 @@ class SimConfig:
     dns_suffix: str = "lab.test"
     operation_timeout_cap_s: float = 60.0  # longest Receive long poll the server will hold
     state_dir: Path | None = None  # where certificates are written (a temp dir by default)
+    # Keytab holding HTTP/<host> keys: Kerberos (and Negotiate with a ticket) is accepted.
+    kerberos_keytab: Path | None = None
 
     @property
     def effective_port(self) -> int:

@@ -63,6 +63,7 @@ class SimFleet:
         self._owns_state_dir = False
         self._previous_ntlm_file: str | None = None
         self._stats: FleetStats | None = None
+        self._previous_keytab: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -183,6 +184,8 @@ class SimFleet:
             self._runner = None
         if self._previous_ntlm_file is not None:
             os.environ["NTLM_USER_FILE"] = self._previous_ntlm_file
+        if self.config.kerberos_keytab is not None:
+            _restore_env("KRB5_KTNAME", self._previous_keytab)
         if self._owns_state_dir and self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
 
@@ -222,7 +225,18 @@ class SimFleet:
         # pyspnego's NTLM (and CredSSP's inner NTLM) acceptor reads this file.
         self._previous_ntlm_file = os.environ.get("NTLM_USER_FILE", "")
         os.environ["NTLM_USER_FILE"] = str(accounts.write_ntlm_file(self._state_dir / "users.ntlm"))
+        # MIT's acceptor finds the service keys through the process environment.
+        if self.config.kerberos_keytab is not None:
+            self._previous_keytab = os.environ.get("KRB5_KTNAME")
+            os.environ["KRB5_KTNAME"] = f"FILE:{self.config.kerberos_keytab}"
 
     def _state_path(self, name: str) -> Path:
         assert self._state_dir is not None
         return self._state_dir / name
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
