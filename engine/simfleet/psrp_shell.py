@@ -6,10 +6,10 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import psrpcore
-from psrpcore.types import PSInvocationState
+from psrpcore.types import PipelineResultTypes, PSInvocationState
 
 from psfleet.errors import ProtocolError
 from psfleet.simfleet import minips
@@ -52,6 +52,7 @@ class PsrpShell:
         self.pool = psrpcore.ServerRunspacePool()
         self.outbox = Outbox()
         self.commands: dict[str, _Command] = {}
+        self.closed = False
 
     @property
     def running_commands(self) -> int:
@@ -104,6 +105,7 @@ class PsrpShell:
             if command.task is not None:
                 command.task.cancel()
         self.commands.clear()
+        self.closed = True
         self.outbox.wake()
 
     # --- internals ---------------------------------------------------------------------
@@ -143,6 +145,7 @@ class PsrpShell:
     async def _run(self, command: _Command) -> None:
         pipeline = command.pipeline
         specs = command_specs(pipeline)
+        errors_to_output = _errors_merged_to_output(pipeline)
         # Windows sends no Running state for a pipeline; psrpcore's start() would.
         pipeline._change_state(PSInvocationState.Running, emit=False)
         try:
@@ -153,7 +156,10 @@ class PsrpShell:
                 if isinstance(item, items.Finished):
                     finish(pipeline, item)
                     break
-                emit(pipeline, item, self.context)
+                if errors_to_output and isinstance(item, items.Error):
+                    emit(pipeline, items.Output(item.record), self.context)
+                else:
+                    emit(pipeline, item, self.context)
                 self._pump()
                 if self.outbox.pending(pipeline.pipeline_id) > _BACKPRESSURE_BYTES:
                     await self.outbox.wait(
@@ -182,3 +188,13 @@ class PsrpShell:
         if command is None:
             raise KeyError(command_id)
         return command.pipeline.pipeline_id, command
+
+
+def _errors_merged_to_output(pipeline: psrpcore.ServerPipeline) -> bool:
+    """The client redirected errors to output (2>&1): MergeError, or v2's MergeMyResult."""
+    output = PipelineResultTypes.Output
+    return any(
+        c.merge_error == output
+        or (c.merge_my == PipelineResultTypes.Error and c.merge_to == output)
+        for c in cast(Any, pipeline.metadata).commands
+    )

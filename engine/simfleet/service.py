@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from psfleet.errors import ProtocolError
 from psfleet.simfleet.auth import Identity
+from psfleet.simfleet.faults import FaultKind
 from psfleet.simfleet.host import HostRuntime, QuotaFault, Shell, new_shell_id
 from psfleet.simfleet.hostfacts import HostFacts
 from psfleet.simfleet.psrp_shell import PsrpShell
@@ -18,8 +19,10 @@ from psfleet.wsman import Envelope, build_fault, build_response, names, shell
 from psfleet.wsman.faults import FaultCode
 from psfleet.wsman.identify import build_identify_response, is_identify
 
-# Bytes of a Receive response that are not stream data (headers, tags), and base64's growth.
+# Bytes of a Receive response outside its rsp:Stream elements (headers, CommandState), and
+# the most one rsp:Stream element adds to its base64 text (tag, Name, CommandId, End).
 _ENVELOPE_OVERHEAD = 2048
+_STREAM_OVERHEAD = 128
 _SESSION_CONFIGURATIONS = frozenset(
     {"microsoft.powershell", "microsoft.powershell32", "microsoft.powershell.workflow", "jea"}
 )
@@ -149,30 +152,27 @@ class WSManService:
         target = _shell(host, identity, env)
         request = shell.parse_receive(env.body)
         timeout = min(env.operation_timeout_s or 60.0, self._receive_cap_s)
+        room = _response_room(env)
         if isinstance(target, WinrsShell):
-            return _receive_cmd(target, request.command_id)
+            return await _receive_cmd(target, (request.command_id or "").upper(), timeout, room)
         try:
             pipeline_id, command = target.target_of(request.command_id)
         except KeyError:
-            raise _Fault(
-                FaultCode.INVALID_COMMAND_HANDLE,
-                f"The request for the command with CommandId {request.command_id} failed because "
-                "the command was not found in the shell.",
-            ) from None
+            raise _command_not_found(request.command_id) from None
 
         def ready() -> bool:
-            if target.shell_id not in {s.shell_id for _, s in host.shells.values()}:
-                return True
-            return target.outbox.pending(pipeline_id) > 0 or (command is not None and command.done)
+            return (
+                target.closed
+                or target.outbox.pending(pipeline_id) > 0
+                or (command is not None and command.done)
+            )
 
         if not await target.outbox.wait(ready, timeout):
-            raise _Fault(
-                FaultCode.OPERATION_TIMEDOUT,
-                "The WS-Management service cannot complete the operation within the time "
-                "specified in OperationTimeout.",
-            )
-        fragments = target.outbox.take(pipeline_id, _payload_budget(env))
-        if fragments and command is not None and host.fault.kind == "drop":
+            raise _timed_out()
+        if target.closed:
+            raise _shell_not_found(target.shell_id)
+        fragments = target.outbox.take(pipeline_id, room, _STREAM_OVERHEAD)
+        if fragments and command is not None and host.fault.kind is FaultKind.DROP:
             raise DropConnection()
         chunks = [shell.StreamChunk("stdout", request.command_id, f) for f in fragments]
         state = None
@@ -217,31 +217,47 @@ def _shell(host: HostRuntime, identity: Identity, env: Envelope) -> Shell:
     shell_id = env.selectors.get("ShellId")
     found = host.find_shell(shell_id, identity.user)
     if found is None:
-        raise _Fault(
-            FaultCode.SHELL_NOT_FOUND,
-            f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the "
-            "shell was not found on the server. Possible causes are: the specified ShellId is "
-            "incorrect or the shell no longer exists on the server. Provide the correct ShellId "
-            "or create a new shell and retry the operation.",
-        )
+        raise _shell_not_found(shell_id)
     return found
 
 
-def _receive_cmd(target: WinrsShell, command_id: str | None) -> str:
-    command = target.commands.get((command_id or "").upper())
-    if command is None:
-        raise _Fault(FaultCode.INVALID_COMMAND_HANDLE, f"The command {command_id} was not found.")
-    command.delivered = True
-    chunks = [
-        shell.StreamChunk("stdout", command.command_id, command.stdout),
-        shell.StreamChunk("stderr", command.command_id, command.stderr),
-        shell.StreamChunk("stdout", command.command_id, b"", end=True),
-        shell.StreamChunk("stderr", command.command_id, b"", end=True),
-    ]
-    state = shell.CommandState(
-        command.command_id, names.COMMAND_STATE_DONE, exit_code=command.exit_code
+def _shell_not_found(shell_id: str | None) -> _Fault:
+    return _Fault(
+        FaultCode.SHELL_NOT_FOUND,
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the "
+        "shell was not found on the server. Possible causes are: the specified ShellId is "
+        "incorrect or the shell no longer exists on the server. Provide the correct ShellId "
+        "or create a new shell and retry the operation.",
     )
-    return shell.build_receive_response([c for c in chunks if c.data or c.end], state)
+
+
+def _command_not_found(command_id: str | None) -> _Fault:
+    return _Fault(
+        FaultCode.INVALID_COMMAND_HANDLE,
+        f"The request for the command with CommandId {command_id} failed because the command "
+        "was not found in the shell.",
+    )
+
+
+def _timed_out() -> _Fault:
+    return _Fault(
+        FaultCode.OPERATION_TIMEDOUT,
+        "The WS-Management service cannot complete the operation within the time specified "
+        "in OperationTimeout.",
+    )
+
+
+async def _receive_cmd(target: WinrsShell, command_id: str, limit_s: float, room: int) -> str:
+    if command_id not in target.commands:
+        raise _command_not_found(command_id)
+    if not await target.changes.wait(lambda: target.has_news(command_id), limit_s):
+        raise _timed_out()
+    if target.closed:
+        raise _shell_not_found(target.shell_id)
+    if command_id not in target.commands:
+        raise _command_not_found(command_id)
+    chunks, state = target.receive(command_id, room, _STREAM_OVERHEAD)
+    return shell.build_receive_response(chunks, state)
 
 
 def _is_powershell(resource: str) -> bool:
@@ -250,10 +266,15 @@ def _is_powershell(resource: str) -> bool:
     return resource[len(names.RESOURCE_POWERSHELL_PREFIX) :].lower() in _SESSION_CONFIGURATIONS
 
 
-def _payload_budget(env: Envelope) -> int:
-    """Raw bytes of stream data that fit a response under the client's MaxEnvelopeSize."""
+def _response_room(env: Envelope) -> int:
+    """Bytes of rsp:Stream elements that fit a response under the client's MaxEnvelopeSize."""
     size = env.max_envelope_size or names.DEFAULT_MAX_ENVELOPE_SIZE
-    return max(1024, (size - _ENVELOPE_OVERHEAD) * 3 // 4)
+    return max(1024, size - _ENVELOPE_OVERHEAD)
+
+
+def _payload_budget(env: Envelope) -> int:
+    """The largest PSRP fragment whose rsp:Stream element fits one response."""
+    return (_response_room(env) - _STREAM_OVERHEAD) * 3 // 4
 
 
 def _decode(text: str) -> bytes:

@@ -76,7 +76,8 @@ def test_runspace_pool_with_several_commands_and_input(http_fleet: ThreadedFleet
 
         ps = PowerShell(pool)
         ps.add_script("$input | Measure-Object -Sum | Select-Object -ExpandProperty Sum")
-        assert ps.invoke(input=[1, 2, 3, 4]) == [10]
+        # pypsrp annotates input as an iterator but iterates it as a list (len, indexing).
+        assert ps.invoke(input=[1, 2, 3, 4]) == [10]  # type: ignore[arg-type]
 
         ps = PowerShell(pool)
         ps.add_script("Write-Warning 'careful'; 1..3")
