@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from psfleet.errors import UsageError
 from psfleet.session.pool import RunspacePool
+from psfleet.transport.delegation import DelegationAllowlist
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import (
     AuthMethod,
@@ -107,8 +108,7 @@ def resolve_credential(source: CredentialSource, method: AuthMethod) -> Credenti
 def _allowlist(delegate_to: DelegateTo) -> Callable[[str], bool] | None:
     if delegate_to is None or callable(delegate_to):
         return delegate_to
-    allowed = frozenset(name.lower() for name in delegate_to)
-    return lambda host: host.lower() in allowed
+    return DelegationAllowlist(delegate_to)
 
 
 class Connection:

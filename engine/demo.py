@@ -108,7 +108,7 @@ def main() -> int:
                 "--delegate-to",
                 "node*",
                 "-c",
-                "Test-Cluster | Select-Object -ExpandProperty Result",
+                "Test-Cluster | Select-Object -ExpandProperty Name",
             ],
             env,
         )

@@ -13,7 +13,7 @@ import typer
 
 from psfleet.client import ClientOptions, client_options
 from psfleet.errors import UsageError
-from psfleet.fanout.delegation import DelegationAllowlist
+from psfleet.transport.delegation import DelegationAllowlist
 from psfleet.transport.options import ENV_PASSWORD, ENV_USER, AuthMethod, Credential, Timeouts
 
 AUTH_CHOICES = ", ".join(m.value for m in AuthMethod)

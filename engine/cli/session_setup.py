@@ -56,6 +56,7 @@ async def open_sinks(
     finally:
         for sink in sinks:
             await close_sink(sink)
+        report_sink_failures(sinks)
 
 
 async def close_sink(sink: Any) -> None:
@@ -67,3 +68,10 @@ async def close_sink(sink: Any) -> None:
     close = getattr(sink, "close", None)
     if close is not None:
         close()
+
+
+def report_sink_failures(sinks: list[Any]) -> None:
+    """Say what output could not be written (a full disk, a closed pipe): never lose it silently."""
+    for sink in sinks:
+        for failure in getattr(sink, "failures", []):
+            sys.stderr.write(f"psfleet: output not written: {failure}\n")

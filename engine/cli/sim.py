@@ -48,6 +48,9 @@ def sim(
     max_concurrent_users: Annotated[int, typer.Option(min=1)] = 10,
     max_processes_per_shell: Annotated[int, typer.Option(min=1)] = 25,
     max_envelope_size: Annotated[int, typer.Option(min=8192)] = 153600,
+    idle_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds after which an unused shell is closed.")
+    ] = 7200.0,
     state_dir: Annotated[
         Path | None, typer.Option(help="Where certificates and the NTLM user file go.")
     ] = None,
@@ -77,6 +80,7 @@ def sim(
         ),
         credssp_off=tuple(h.strip() for h in credssp_off.split(",") if h.strip()),
         allow_unencrypted=allow_unencrypted,
+        idle_timeout_s=idle_timeout,
         state_dir=state_dir,
         kerberos_keytab=keytab,
     )

@@ -43,6 +43,25 @@ def static_authorization(endpoint: Endpoint, auth: AuthOptions) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
+_NOT_OFFERED_REMEDY = {
+    "CredSSP": "On the host: `Enable-WSManCredSSP -Role Server`; on this machine's Windows "
+    "equivalent: `Enable-WSManCredSSP -Role Client -DelegateComputer <host>`. Or use Kerberos "
+    "delegation (--auth kerberos --delegate).",
+    "Negotiate": "On the host: `Set-Item WSMan:\\localhost\\Service\\Auth\\Negotiate $true`.",
+}
+
+
+def offered_schemes(www_authenticate: str | None) -> set[str]:
+    """The auth schemes a 401 offers, lower-cased (values joined from every header)."""
+    schemes = set()
+    for part in (www_authenticate or "").split(","):
+        word = part.strip().split(" ", 1)[0]
+        # Parameters such as realm="WSMAN" follow a scheme; tokens are long base64 runs.
+        if word and "=" not in word:
+            schemes.add(word.lower())
+    return schemes
+
+
 class SecurityContext:
     """One client handshake (and afterwards the message cipher) of one TCP connection."""
 
@@ -51,9 +70,14 @@ class SecurityContext:
             allowed = auth.credssp_allowed
             if allowed is None or not allowed(endpoint.host):
                 # Refused before a single credential byte leaves this process.
+                listed = f" ({allowed!r})" if allowed is not None else ""
                 raise DelegationRefused(
-                    "CredSSP hands the password to the host; this host is not in the allowlist",
+                    f"CredSSP would hand your password to {endpoint.host}, which is not in the "
+                    f"CredSSP allowlist{listed}; nothing was sent",
                     host=endpoint.host,
+                    remedy=f"Add the host to --delegate-to (e.g. --delegate-to {endpoint.host}) "
+                    "only if you trust it with your credentials, or use Kerberos delegation "
+                    "(--auth kerberos --delegate).",
                 )
         self.scheme = "CredSSP" if auth.method is AuthMethod.CREDSSP else "Negotiate"
         self.encryption_protocol = (
@@ -83,6 +107,14 @@ class SecurityContext:
         if token is None:
             if self.complete:
                 return None
+            offered = offered_schemes(www_authenticate)
+            if offered and self.scheme.lower() not in offered:
+                raise AuthError(
+                    f"the host does not offer {self.scheme} authentication "
+                    f"(it offers: {', '.join(sorted(offered))})",
+                    host=self._host,
+                    remedy=_NOT_OFFERED_REMEDY.get(self.scheme, ""),
+                )
             raise AuthError("the host rejected the credentials", host=self._host)
         out = self._step(token)
         return self._header(out) if out else None

@@ -198,7 +198,8 @@ class Channel:
                 response.status,
                 response.reason or "",
                 response.headers.get("Content-Type", ""),
-                response.headers.get("WWW-Authenticate"),
+                # Windows sends one WWW-Authenticate header per scheme it offers.
+                ", ".join(response.headers.getall("WWW-Authenticate", [])) or None,
                 data,
                 trace.new_connection,
             )

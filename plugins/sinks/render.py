@@ -35,8 +35,10 @@ def clean(text: str) -> str:
 def host_lines(host: str, lines: Iterable[str], style: str = "") -> Text:
     """Each line prefixed with its host, as Invoke-Command's PSComputerName."""
     prefix = f"[{clean(host)}] "
+    # Remote text carries its own line breaks (\r\n from Windows): each becomes a prefixed line.
+    split = [part for line in lines for part in (line.splitlines() or [""])]
     return Text("\n").join(
-        Text.assemble((prefix, HOST_STYLE), (clean(line), style)) for line in lines
+        Text.assemble((prefix, HOST_STYLE), (clean(part), style)) for part in split
     )
 
 

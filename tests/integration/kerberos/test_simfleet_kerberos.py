@@ -52,7 +52,7 @@ async def test_kerberos_without_delegation_cannot_make_the_second_hop(fleet: Sim
 async def test_kerberos_with_delegation_reaches_the_second_hop(fleet: SimFleet) -> None:
     result = await psfleet.arun(
         [_target(fleet, "node01")],
-        [SECOND_HOP, "Test-Cluster | Select-Object -ExpandProperty Result"],
+        [SECOND_HOP, "Test-Cluster | Select-Object -ExpandProperty Name"],
         auth="kerberos",
         credential="kerberos",
         delegate=True,
@@ -60,6 +60,7 @@ async def test_kerberos_with_delegation_reaches_the_second_hop(fleet: SimFleet) 
     host = result.hosts["node01"]
     assert host.status is psfleet.HostStatus.OK, host.error_message
     assert host.output[0] == "NODE02"
+    assert str(host.output[1]).startswith("Validation Report")
     assert fleet.stats()["shells_open"] == 0
 
 
