@@ -1,1 +1,1 @@
-"""Built-in psfleet plugins (inventories, sinks), loaded through the psfleet.plugins entry points."""
+"""Built-in psfleet plugins (inventories, sinks), loaded through psfleet.plugins entry points."""
