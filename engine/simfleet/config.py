@@ -36,6 +36,7 @@ class SimConfig:
     domain: str = "LAB"
     dns_suffix: str = "lab.test"
     operation_timeout_cap_s: float = 60.0  # longest Receive long poll the server will hold
+    idle_timeout_s: float = 7200.0  # IdleTimeOut: shells unused this long are closed
     state_dir: Path | None = None  # where certificates are written (a temp dir by default)
     # Keytab holding HTTP/<host> keys: Kerberos (and Negotiate with a ticket) is accepted.
     kerberos_keytab: Path | None = None

@@ -63,6 +63,7 @@ class SimFleet:
         self._owns_state_dir = False
         self._previous_ntlm_file: str | None = None
         self._stats: FleetStats | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._previous_keytab: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -135,6 +136,7 @@ class SimFleet:
             await self._listen(runtime, ca)
         if port == 0:
             self._record_free_ports()
+        self._sweeper = loop.create_task(self._close_idle_shells())
 
     async def _listen(self, runtime: HostRuntime, ca: FleetCA | None) -> None:
         fact = runtime.facts
@@ -173,7 +175,18 @@ class SimFleet:
                 if runtime is not None:
                     runtime.port = bound[host.address]
 
+    async def _close_idle_shells(self) -> None:
+        idle_s = self.config.idle_timeout_s
+        while True:
+            # Checked often enough that a shell lives at most 1.5 x IdleTimeOut.
+            await asyncio.sleep(min(idle_s / 2, 30.0))
+            for runtime in self._runtimes.values():
+                runtime.close_idle(idle_s)
+
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for runtime in self._runtimes.values():
             runtime.close_all()
         for server in self._servers:

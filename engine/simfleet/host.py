@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from psfleet.simfleet.auth import AuthPolicy, Identity
@@ -26,6 +28,16 @@ class QuotaFault(Exception):
 
 
 @dataclass(eq=False)
+class _Held:
+    """A shell and what its idle timeout needs."""
+
+    owner: str
+    shell: Shell
+    last_used: float
+    polls: int = 0  # Receive long polls in progress: a polled shell is not idle
+
+
+@dataclass(eq=False)
 class HostRuntime:
     facts: HostFacts
     port: int
@@ -33,7 +45,7 @@ class HostRuntime:
     quotas: Quotas
     stats: FleetStats
     fault: HostFault
-    shells: dict[str, tuple[str, Shell]] = field(default_factory=dict)  # id -> (owner, shell)
+    shells: dict[str, _Held] = field(default_factory=dict)  # by ShellId
 
     def __post_init__(self) -> None:
         self.row = self.stats.row(self.facts.inventory_name)
@@ -47,7 +59,7 @@ class HostRuntime:
 
     def check_shell_quota(self, user: str) -> None:
         """Windows' MaxShellsPerUser and MaxConcurrentUsers, answered with its faults."""
-        owners = [owner for owner, _ in self.shells.values()]
+        owners = [held.owner for held in self.shells.values()]
         if owners.count(user) >= self.quotas.max_shells_per_user:
             raise QuotaFault(
                 FaultCode.QUOTA_MAX_SHELLS,
@@ -74,20 +86,44 @@ class HostRuntime:
             )
 
     def add_shell(self, owner: str, shell: Shell) -> None:
-        self.shells[shell.shell_id] = (owner, shell)
+        self.shells[shell.shell_id] = _Held(owner, shell, time.monotonic())
         self.count(Counter.SHELLS_OPEN)
         self.count(Counter.SHELLS_OPENED)
 
     def find_shell(self, shell_id: str | None, owner: str) -> Shell | None:
-        entry = self.shells.get((shell_id or "").upper())
+        held = self.shells.get((shell_id or "").upper())
         # Another user's shell is as invisible as a missing one, as on Windows.
-        return entry[1] if entry is not None and entry[0] == owner else None
+        if held is None or held.owner != owner:
+            return None
+        held.last_used = time.monotonic()
+        return held.shell
+
+    @contextmanager
+    def polling(self, shell: Shell) -> Iterator[None]:
+        """Hold the shell busy while a Receive waits on it, then count the wait as use."""
+        held = self.shells.get(shell.shell_id)
+        if held is None:
+            yield
+            return
+        held.polls += 1
+        try:
+            yield
+        finally:
+            held.polls -= 1
+            held.last_used = time.monotonic()
 
     def remove_shell(self, shell_id: str) -> None:
-        entry = self.shells.pop(shell_id, None)
-        if entry is not None:
-            entry[1].close()
+        held = self.shells.pop(shell_id, None)
+        if held is not None:
+            held.shell.close()
             self.count(Counter.SHELLS_OPEN, -1)
+
+    def close_idle(self, idle_s: float) -> None:
+        """Windows' IdleTimeOut: close shells nobody used for idle_s seconds."""
+        oldest = time.monotonic() - idle_s
+        for shell_id, held in list(self.shells.items()):
+            if held.polls == 0 and held.last_used < oldest:
+                self.remove_shell(shell_id)
 
     def close_all(self) -> None:
         for shell_id in list(self.shells):

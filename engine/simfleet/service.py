@@ -154,7 +154,8 @@ class WSManService:
         timeout = min(env.operation_timeout_s or 60.0, self._receive_cap_s)
         room = _response_room(env)
         if isinstance(target, WinrsShell):
-            return await _receive_cmd(target, (request.command_id or "").upper(), timeout, room)
+            with host.polling(target):
+                return await _receive_cmd(target, (request.command_id or "").upper(), timeout, room)
         try:
             pipeline_id, command = target.target_of(request.command_id)
         except KeyError:
@@ -167,8 +168,9 @@ class WSManService:
                 or (command is not None and command.done)
             )
 
-        if not await target.outbox.wait(ready, timeout):
-            raise _timed_out()
+        with host.polling(target):
+            if not await target.outbox.wait(ready, timeout):
+                raise _timed_out()
         if target.closed:
             raise _shell_not_found(target.shell_id)
         fragments = target.outbox.take(pipeline_id, room, _STREAM_OVERHEAD)

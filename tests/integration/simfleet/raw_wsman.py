@@ -114,6 +114,12 @@ class RawPeer:
             names.ACTION_COMMAND, shell.build_command(None, command, arguments), shell_id=shell_id
         )
 
+    def start_cmd(self, shell_id: str, command: str, *arguments: str) -> str:
+        """Run a command in a cmd shell; returns its CommandId."""
+        answer = self.command(shell_id, command, *arguments)
+        assert answer.status == 200, answer.body
+        return shell.parse_command_response(answer.envelope.body)
+
     def receive(
         self,
         shell_id: str,
