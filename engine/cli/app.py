@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from psfleet import __version__
-from psfleet.cli import run, shell, sim
+from psfleet.cli import doctor, run, shell, sim
 
 app = typer.Typer(
     name="psfleet",
@@ -35,6 +35,7 @@ def _root(
 app.command("run")(run.run)
 app.command("shell")(shell.shell)
 app.command("sim")(sim.sim)
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:

@@ -1,0 +1,112 @@
+"""`psfleet doctor HOST`: check one host step by step and say how to fix what fails."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import anyio
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from psfleet.cli import common
+from psfleet.cli.common import ConnectionArgs
+from psfleet.cli.session_setup import CREDSSP_WARNING
+from psfleet.doctor import DoctorReport, check_second_hop_name, diagnose
+from psfleet.errors import UsageError
+from psfleet.fanout.attempt import client_options_for, endpoint_for
+from psfleet.fanout.options import RunOptions
+from psfleet.targets import resolve_targets
+
+EXIT_USAGE = 2
+
+
+def doctor(
+    host: Annotated[str, typer.Argument(help="The host: a name, an address or an inventory name.")],
+    second_hop: Annotated[
+        str | None,
+        typer.Option(
+            "--second-hop",
+            metavar="OTHER",
+            help="Also check, for each auth method, whether a session on HOST reaches OTHER.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of the table.")
+    ] = False,
+    inventory: common.Inventory = None,
+    auth: common.Auth = "negotiate",
+    user: common.User = None,
+    password_file: common.PasswordFile = None,
+    ssl: common.Ssl = False,
+    port: common.Port = None,
+    ca_file: common.CaFile = None,
+    insecure_skip_tls_verify: common.Insecure = False,
+    client_cert: common.ClientCert = None,
+    client_key: common.ClientKey = None,
+    configuration_name: common.Configuration = "Microsoft.PowerShell",
+    delegate_to: common.DelegateTo = None,
+    delegate: common.Delegate = False,
+    allow_basic_over_http: common.AllowBasicHttp = False,
+    connect_timeout: common.ConnectTimeout = 10.0,
+    operation_timeout: common.OperationTimeout = 20.0,
+) -> None:
+    """Diagnose one host: name, TCP, TLS, WinRM listener, auth, credentials, quota, double hop.
+
+    Changes nothing on the host. Exit code: 0 every check passed, 1 some failed, 2 usage error.
+    """
+    connection = ConnectionArgs(
+        auth=auth,
+        user=user,
+        password_file=password_file,
+        ssl=ssl,
+        port=port,
+        ca_file=ca_file,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+        client_cert=client_cert,
+        client_key=client_key,
+        configuration_name=configuration_name,
+        delegate_to=delegate_to,
+        delegate=delegate,
+        allow_basic_over_http=allow_basic_over_http,
+        connect_timeout=connect_timeout,
+        operation_timeout=operation_timeout,
+    )
+    try:
+        other = check_second_hop_name(second_hop) if second_hop is not None else None
+        options = RunOptions(client=common.build_client_options(connection), port=port, tls=ssl)
+        targets = resolve_targets([host], inventory, port)
+        if len(targets) != 1:
+            raise UsageError(f"{host!r} names {len(targets)} hosts; psfleet doctor takes one")
+    except UsageError as exc:
+        typer.echo(f"psfleet doctor: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    if auth == "credssp" or (other is not None and delegate_to is not None):
+        typer.echo(CREDSSP_WARNING, err=True)
+    target = targets[0]
+    endpoint = endpoint_for(target, options)
+    report = anyio.run(
+        lambda: diagnose(endpoint, client_options_for(target, options.client), second_hop=other)
+    )
+    if json_output:
+        typer.echo(json.dumps(report.as_json()))
+    else:
+        _print_table(report, endpoint.url)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_table(report: DoctorReport, url: str) -> None:
+    table = Table(title=f"psfleet doctor {report.host} ({url})", show_lines=True)
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Detail")
+    table.add_column("Remedy")
+    for check in report.checks:
+        result = Text("✓ pass", style="green") if check.ok else Text("✗ FAIL", style="bold red")
+        table.add_row(check.name, result, Text(check.detail), Text(check.remedy or ""))
+    console = Console()
+    console.print(table)
+    passed = sum(check.ok for check in report.checks)
+    console.print(f"{passed} of {len(report.checks)} checks passed", highlight=False)
