@@ -14,7 +14,7 @@ from rich.text import Text
 from psfleet.cli import common
 from psfleet.cli.common import ConnectionArgs
 from psfleet.cli.session_setup import CREDSSP_WARNING
-from psfleet.doctor import DoctorReport, check_second_hop_name, diagnose
+from psfleet.doctor import Check, DoctorReport, check_second_hop_name, diagnose
 from psfleet.errors import UsageError
 from psfleet.fanout.attempt import client_options_for, endpoint_for
 from psfleet.fanout.options import RunOptions
@@ -97,6 +97,12 @@ def doctor(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _result(check: Check) -> Text:
+    if check.ok:
+        return Text("✓ pass", style="green")
+    return Text("✗ FAIL", style="bold red") if check.ran else Text("✗ skipped", style="dim")
+
+
 def _print_table(report: DoctorReport, url: str) -> None:
     table = Table(title=f"psfleet doctor {report.host} ({url})", show_lines=True)
     table.add_column("Check", no_wrap=True)
@@ -104,8 +110,7 @@ def _print_table(report: DoctorReport, url: str) -> None:
     table.add_column("Detail")
     table.add_column("Remedy")
     for check in report.checks:
-        result = Text("✓ pass", style="green") if check.ok else Text("✗ FAIL", style="bold red")
-        table.add_row(check.name, result, Text(check.detail), Text(check.remedy or ""))
+        table.add_row(check.name, _result(check), Text(check.detail), Text(check.remedy or ""))
     console = Console()
     console.print(table)
     passed = sum(check.ok for check in report.checks)

@@ -14,6 +14,7 @@ class Check:
     ok: bool
     detail: str
     remedy: str | None = None
+    ran: bool = True  # False: skipped because a check it depends on failed
 
     @classmethod
     def passed(cls, name: str, detail: str) -> Check:
@@ -22,6 +23,10 @@ class Check:
     @classmethod
     def failed(cls, name: str, detail: str, remedy: str | None = None) -> Check:
         return cls(name, False, detail, remedy)
+
+    @classmethod
+    def skipped(cls, name: str, cause: str) -> Check:
+        return cls(name, False, f"skipped: {cause} failed", ran=False)
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "detail": self.detail, "remedy": self.remedy}

@@ -59,7 +59,7 @@ async def diagnose(
             continue
         root = failed_root.get(step.needs or "")
         if root is not None:
-            check = Check.failed(step.name, f"skipped: {root} failed")
+            check = Check.skipped(step.name, root)
             failed_root[step.name] = root
         else:
             check = await _bounded(step, probe)

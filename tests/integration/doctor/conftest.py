@@ -1,0 +1,72 @@
+"""psfleet doctor against simulated fleets on 127.3.N.x, over real sockets.
+
+A fixed port (5985/5986): a refused host is one where nothing listens on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from psfleet.client import ClientOptions, client_options
+from psfleet.doctor import DoctorReport, diagnose
+from psfleet.simfleet import SimConfig, SimFleet
+from psfleet.transport.options import Endpoint, Timeouts
+
+USER, PASSWORD = "LAB\\admin", "psfleet-demo"
+# Short waits: a blackholed host must not hold a test for long.
+FAST = Timeouts(connect=2.0, request=2.0, operation=3.0, close=2.0)
+_networks = itertools.count(1)
+
+FleetFactory = Callable[..., Any]
+
+
+def next_network() -> str:
+    return f"127.3.{next(_networks)}.1"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def fleet_factory() -> AsyncIterator[FleetFactory]:
+    """Start fleets on their own loopback network; every one stops when the test ends."""
+    started: list[SimFleet] = []
+
+    async def start(**settings: Any) -> SimFleet:
+        settings.setdefault("hosts", 3)
+        fleet = SimFleet(SimConfig(base_address=next_network(), **settings))
+        await fleet.__aenter__()
+        started.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in started:
+        await fleet.__aexit__(None, None, None)
+
+
+def options(**settings: Any) -> ClientOptions:
+    settings.setdefault("auth", "ntlm")
+    settings.setdefault("credential", (USER, PASSWORD))
+    return client_options(timeouts=FAST, **settings)
+
+
+async def doctor_on(
+    fleet: SimFleet,
+    name: str,
+    *,
+    as_name: str | None = None,
+    second_hop: str | None = None,
+    **settings: Any,
+) -> DoctorReport:
+    """Diagnose a simulated host by its address, under its own name or `as_name`."""
+    host = fleet.host(name)
+    endpoint = Endpoint(
+        as_name or host.name, address=host.address, port=host.port, tls=fleet.config.tls
+    )
+    return await diagnose(endpoint, options(**settings), second_hop=second_hop)

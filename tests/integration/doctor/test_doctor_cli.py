@@ -1,0 +1,78 @@
+"""`psfleet doctor` from the command line: the table, --json, exit codes, inventory names."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from psfleet.cli.app import app
+from psfleet.simfleet import SimConfig
+from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
+
+from .conftest import PASSWORD, USER, next_network
+
+ENV = {"PSFLEET_PASSWORD": PASSWORD}
+FAST = ["--connect-timeout", "2", "--operation-timeout", "3"]
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[ThreadedFleet]:
+    config = SimConfig(hosts=3, base_address=next_network(), port=5985, faults="refuse:node03")
+    with fleet_in_thread(config) as running:
+        yield running
+
+
+@pytest.fixture
+def inventory(fleet: ThreadedFleet, tmp_path: Path) -> Path:
+    path = tmp_path / "lab.yml"
+    fleet.fleet.write_inventory(path)
+    return path
+
+
+def doctor(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["doctor", *args], env=ENV)
+    return result.exit_code, result.stdout
+
+
+def test_json_for_a_healthy_host_and_exit_0(fleet: ThreadedFleet, inventory: Path) -> None:
+    code, out = doctor(
+        "node01", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *FAST
+    )
+    report = json.loads(out)
+    assert code == 0
+    assert report["host"] == "node01"
+    assert [c["name"] for c in report["checks"]][:2] == ["resolve", "tcp"]
+    for check in report["checks"]:
+        assert set(check) == {"name", "ok", "detail", "remedy"} and check["ok"] is True
+
+
+def test_json_for_a_refused_port_and_exit_1(fleet: ThreadedFleet, inventory: Path) -> None:
+    code, out = doctor(
+        "node03", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *FAST
+    )
+    report = json.loads(out)
+    assert code == 1
+    tcp = next(c for c in report["checks"] if c["name"] == "tcp")
+    assert tcp["ok"] is False and "Enable-PSRemoting -Force" in tcp["remedy"]
+
+
+def test_the_table_shows_each_check_and_its_remedy(fleet: ThreadedFleet) -> None:
+    address = fleet.hosts[0].address
+    code, out = doctor(
+        address, "--port", "5985", "-u", USER, "--auth", "ntlm", "--second-hop", "node02", *FAST
+    )
+    assert code == 1
+    for word in ("resolve", "second_hop", "✓", "✗", "double hop denied", "Enable-WSManCredSSP"):
+        assert word in out
+    assert "7 of 8 checks passed" in out
+    assert PASSWORD not in out
+
+
+def test_usage_errors_exit_2(fleet: ThreadedFleet, inventory: Path) -> None:
+    assert doctor("node01", "--auth", "nope", *FAST)[0] == 2
+    assert doctor("node01", "-u", USER, "--auth", "ntlm", "--second-hop", "x'; rm", *FAST)[0] == 2
+    assert doctor("node*", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm")[0] == 2
