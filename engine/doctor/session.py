@@ -38,7 +38,7 @@ async def check_credentials(probe: Probe) -> Check:
 def _who(probe: Probe) -> str:
     credential = probe.options.auth.credential
     user = credential.username if credential is not None else None
-    return f"{user or 'the Kerberos ticket'} over {probe.options.auth.method.value}"
+    return f"{user or 'the cached Kerberos ticket'} (--auth {probe.options.auth.method.value})"
 
 
 def _rejected(probe: Probe, error: AuthError) -> Check:
