@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
+from xml.etree import ElementTree
 
 import psrpcore
 from psrpcore.types import PipelineResultTypes, PSInvocationState
@@ -17,6 +19,17 @@ from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import items
 from psfleet.simfleet.outbox import Outbox, pipeline_id_of, split_fragments
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
+
+_MALFORMED_PSRP = (
+    psrpcore.PSRPCoreError,
+    struct.error,
+    ElementTree.ParseError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+)
 
 # Output kept per pipeline before the script waits for the client to Receive.
 _BACKPRESSURE_BYTES = 1 << 20
@@ -67,13 +80,19 @@ class PsrpShell:
         if pipeline_id is None:
             raise ProtocolError("Command arguments hold no CreatePipeline fragment")
         command_id = (command_id or str(pipeline_id)).upper()
+        if command_id in self.commands or self._command_for(pipeline_id) is not None:
+            raise ProtocolError(f"the pipeline {pipeline_id} already exists")
         # psrpcore needs the pipeline to exist before its CreatePipeline message is processed.
         pipeline = psrpcore.ServerPipeline(self.pool, pipeline_id)
         command = _Command(pipeline, command_id)
         self.commands[command_id] = command
-        self._feed(arguments, psrpcore.StreamType.default, pipeline_id)
-        if pipeline.metadata is None:
-            raise ProtocolError("Command arguments hold no CreatePipeline message")
+        try:
+            self._feed(arguments, psrpcore.StreamType.default, pipeline_id)
+            if pipeline.metadata is None:
+                raise ProtocolError("Command arguments hold no CreatePipeline message")
+        except ProtocolError:
+            self._forget(command)
+            raise
         if pipeline.metadata.no_input:
             self._start(command)
         return command_id
@@ -111,12 +130,16 @@ class PsrpShell:
     # --- internals ---------------------------------------------------------------------
 
     def _feed(self, data: bytes, stream_type: Any, pipeline_id: uuid.UUID | None) -> None:
+        events = []
         try:
             self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pipeline_id))
             while (event := self.pool.next_event()) is not None:
-                self._on_event(event)
-        except psrpcore.PSRPCoreError as exc:
-            raise ProtocolError(f"invalid PSRP data: {exc}") from exc
+                events.append(event)
+        except _MALFORMED_PSRP as exc:
+            # Whatever psrpcore trips on in bytes from the wire is the client's error.
+            raise ProtocolError(f"invalid PSRP data: {type(exc).__name__}: {exc}") from exc
+        for event in events:
+            self._on_event(event)
         self._pump()
 
     def _on_event(self, event: Any) -> None:

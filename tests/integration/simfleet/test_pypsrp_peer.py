@@ -12,6 +12,8 @@ from psfleet.simfleet.config import SimConfig
 from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
+# Tests that are not about Negotiate use NTLM: a Negotiate client first tries Kerberos,
+# whose DNS lookups can stall for the resolver's timeout on a machine without DNS.
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,9 @@ def test_execute_ps_with_message_encryption(http_fleet: ThreadedFleet, auth: str
 
 def test_execute_ps_reports_errors(http_fleet: ThreadedFleet) -> None:
     host = http_fleet.hosts[1]
-    client = Client(host.address, port=host.port, username=USER, password=PASSWORD, ssl=False)
+    client = Client(
+        host.address, port=host.port, username=USER, password=PASSWORD, ssl=False, auth="ntlm"
+    )
     _, streams, had_errors = client.execute_ps("Get-Nothing")
     assert had_errors
     assert "is not recognized" in str(streams.error[0])
@@ -106,7 +110,9 @@ def test_https_basic_with_certificate_verification(https_fleet: ThreadedFleet) -
 def test_wrong_password_is_rejected_and_counted(http_fleet: ThreadedFleet) -> None:
     host = http_fleet.hosts[0]
     before = http_fleet.stats(host.name)["auth_failures"]
-    client = Client(host.address, port=host.port, username=USER, password="wrong", ssl=False)
+    client = Client(
+        host.address, port=host.port, username=USER, password="wrong", ssl=False, auth="ntlm"
+    )
     with pytest.raises(AuthenticationError):
         client.execute_ps("hostname")
     assert http_fleet.stats(host.name)["auth_failures"] > before
