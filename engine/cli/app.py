@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from psfleet import __version__
-from psfleet.cli import doctor, run, shell, sim
+from psfleet.cli import bench, doctor, run, shell, sim
 
 app = typer.Typer(
     name="psfleet",
@@ -36,7 +36,12 @@ app.command("run")(run.run)
 app.command("shell")(shell.shell)
 app.command("sim")(sim.sim)
 app.command("doctor")(doctor.doctor)
+app.command("bench")(bench.bench)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C before a command installed its own handler (during start-up).
+        raise SystemExit(130) from None
