@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--tls", action="store_true")
     parser.add_argument("--cold", type=int, default=200)
     parser.add_argument("--warm", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--address", default="127.1.250.1")
     parser.add_argument("--port", type=int, default=25985)
     args = parser.parse_args()

@@ -9,24 +9,47 @@ the host says Stopped, all shielded and bounded by the close timeout.
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import anyio
-import psrpcore
 import structlog
 
 from psfleet.errors import ProtocolError, PsfleetError
 from psfleet.events import RecordEvent
 from psfleet.session import psrp
-from psfleet.session.decode import FINAL_STATES, error_record, record_of
+from psfleet.session.decode import FINAL_STATES, record_of, state_of
+from psfleet.session.psrp import MessageType
 from psfleet.session.records import ErrorRecord, PipelineResult, PipelineState
 from psfleet.session.wsman import ReceiveTimedOut, WSManShell
 from psfleet.wsman import names
+from psfleet.wsman.shell import StreamChunk
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class PoolLink:
+    """What the pipelines of a pool share with it."""
+
+    pool_id: uuid.UUID
+    shell: WSManShell
+    fragmenter: psrp.Fragmenter
+    runspaces: anyio.Semaphore
+    cipher: Any  # holds the session key for SecureStrings, once exchanged
+    protocol_version: str | None = None
+
+    def chunk(self, payload: bytes, command_id: str | None) -> StreamChunk:
+        return StreamChunk("stdin", command_id, payload)
+
+    def payloads(self, messages: list[bytes]) -> list[bytes]:
+        return self.fragmenter.payloads(
+            messages, psrp.fragment_limit(self.shell.send_envelope_size)
+        )
 
 
 class Pipeline:
@@ -34,25 +57,24 @@ class Pipeline:
 
     def __init__(
         self,
-        pool: psrpcore.ClientRunspacePool,
-        shell: WSManShell,
-        runspaces: anyio.Semaphore,
+        link: PoolLink,
         script: str,
         args: tuple[Any, ...],
         *,
         input: Iterable[Any] | None,
         parameters: Mapping[str, Any] | None,
     ) -> None:
-        self._pool = pool
-        self._shell = shell
-        self._runspaces = runspaces
+        self._link = link
+        self._shell = link.shell
         self._script = script
         self._args = args
         self._input = input
         self._parameters = parameters or {}
-        self._ps: psrpcore.ClientPowerShell | None = None
+        self.id = uuid.uuid4()
         self._command_id: str | None = None
+        self._started = False
         self._holds_runspace = False
+        self._defragmenter = psrp.Defragmenter()
         self._pending: deque[RecordEvent] = deque()
         self.state: PipelineState | None = None
         self.reason: ErrorRecord | None = None
@@ -66,9 +88,10 @@ class Pipeline:
 
     async def start(self) -> None:
         """Create the pipeline on the host (waits for a free runspace of the pool)."""
-        if self._ps is not None:
+        if self._started:
             return
-        await self._runspaces.acquire()
+        self._started = True
+        await self._link.runspaces.acquire()
         self._holds_runspace = True
         try:
             await self._create()
@@ -77,30 +100,37 @@ class Pipeline:
             raise
 
     async def _create(self) -> None:
-        no_input = self._input is None
-        ps = psrpcore.ClientPowerShell(self._pool, no_input=no_input)
-        ps.add_script(self._script)
-        for arg in self._args:
-            ps.add_argument(arg)
-        for name, value in self._parameters.items():
-            ps.add_parameter(name, value)
-        key = psrp.pipeline_key(self._script, self._args, dict(self._parameters), no_input)
-        psrp.start_pipeline(self._pool, ps, key)
-        self._ps = ps
-        limit = psrp.fragment_limit(self._shell.send_envelope_size)
+        link = self._link
+        version = link.protocol_version
+        xml = psrp.create_pipeline(
+            self._script,
+            self._args,
+            self._parameters,
+            no_input=self._input is None,
+            protocol_version=version,
+        )
+        create = psrp.message(MessageType.CreatePipeline, link.pool_id, self.id, xml)
         # The CreatePipeline alone goes in the Command; input follows in Sends.
-        create = psrp.take_payloads(self._pool, limit)
+        first, *rest = link.payloads([create])
         if self._input is not None:
-            for item in self._input:
-                ps.send(item)
-            ps.send_eof()
-        rest = create[1:] + psrp.take_payloads(self._pool, limit)
-        command_id = str(ps.pipeline_id).upper()
+            messages = [
+                psrp.message(
+                    MessageType.PipelineInput,
+                    link.pool_id,
+                    self.id,
+                    psrp.pipeline_input(item, version),
+                )
+                for item in self._input
+            ]
+            messages.append(
+                psrp.message(MessageType.EndOfPipelineInput, link.pool_id, self.id, b"")
+            )
+            rest += link.payloads(messages)
         self._command_id = await self._shell.command(
-            "", [psrp.as_argument(create[0])], command_id=command_id
+            "", [psrp.as_argument(first)], command_id=str(self.id).upper()
         )
         for payload in rest:
-            await self._shell.send(psrp.as_send_chunks([payload], self._command_id))
+            await self._shell.send([link.chunk(payload, self._command_id)])
 
     def __aiter__(self) -> Pipeline:
         return self
@@ -118,42 +148,41 @@ class Pipeline:
         return self._pending.popleft()
 
     async def _receive_once(self) -> None:
-        assert self._ps is not None
         try:
             result = await self._shell.receive("stdout", self._command_id)
         except ReceiveTimedOut:
             return
-        for event in psrp.feed(self._pool, result.chunks, self._ps.pipeline_id):
-            record = record_of(event, self.host)
-            if record is not None:
-                self._pending.append(record)
-            elif isinstance(event, psrpcore.PipelineStateEvent) and event.state in FINAL_STATES:
-                reason = event.reason
-                self._finish(FINAL_STATES[event.state], reason)
+        for chunk in result.chunks:
+            for message in self._defragmenter.feed(chunk.data):
+                self._on_message(message)
         if self.state is None and result.state is not None and result.state.done:
             raise ProtocolError("the command ended without a final pipeline state", host=self.host)
 
-    def _finish(self, state: PipelineState, reason: Any = None) -> None:
-        self.state = state
-        self.reason = error_record(reason, self.host) if reason is not None else None
-        self._release()
+    def _on_message(self, message: psrp.Message) -> None:
+        if message.pipeline_id not in (self.id, None):
+            raise ProtocolError("a message for another pipeline", host=self.host)
+        record = record_of(message, self.host, self._link.cipher)
+        if record is not None:
+            self._pending.append(record)
+        elif message.type == MessageType.PipelineState:
+            state, reason = state_of(message.data, "PipelineState", self.host)
+            if state in FINAL_STATES:
+                self.state, self.reason = FINAL_STATES[state], reason
+                self._release()
+        elif message.type in (MessageType.PipelineHostCall, MessageType.PublicKeyRequest):
+            # The pool declares no host UI and sends no SecureStrings: nothing should ask.
+            log.warning("unanswered PSRP request", host=self.host, message_type=message.type)
 
     def _release(self) -> None:
         if self._holds_runspace:
             self._holds_runspace = False
-            self._runspaces.release()
-        if self._ps is not None and self._ps.pipeline_id in self._pool.pipeline_table:
-            if self._ps.state == psrpcore.types.PSInvocationState.Running:
-                self._ps.begin_stop()
-            self._ps.close()
+            self._link.runspaces.release()
 
     async def aclose(self) -> None:
         """Stop the pipeline on the host if it is still running; shielded and bounded."""
         if self.state is None and self._command_id is not None:
-            with (
-                anyio.CancelScope(shield=True),
-                anyio.move_on_after(self._shell.transport.timeouts.close),
-            ):
+            timeouts = self._shell.transport.timeouts
+            with anyio.CancelScope(shield=True), anyio.move_on_after(timeouts.close):
                 try:
                     await self._shell.signal(names.SIGNAL_PS_CTRL_C, self._command_id)
                     while self.state is None:

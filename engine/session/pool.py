@@ -1,12 +1,13 @@
 """An open PowerShell runspace pool on one host, and the pipelines that run on it.
 
-Opening is Create (the first PSRP fragments ride in creationXml) and Receives until
-psrpcore says Opened; closing is Delete, always, shielded from cancellation and
-bounded by a timeout. Up to `max_runspaces` pipelines run at once.
+Opening is Create (SessionCapability and InitRunspacePool ride in creationXml) and
+Receives until the host says Opened; closing is Delete, always, shielded from
+cancellation and bounded by a timeout. Up to `max_runspaces` pipelines run at once.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,9 +17,10 @@ import structlog
 from psrpcore.types import RunspacePoolState
 
 from psfleet.errors import PsfleetError, RemoteScriptError
-from psfleet.session import psrp
-from psfleet.session.decode import error_record
-from psfleet.session.pipeline import Pipeline
+from psfleet.session import clixml, psrp
+from psfleet.session.decode import member, state_of
+from psfleet.session.pipeline import Pipeline, PoolLink
+from psfleet.session.psrp import MessageType
 from psfleet.session.records import CmdResult, PipelineResult
 from psfleet.session.winrs import run_cmd
 from psfleet.session.wsman import ReceiveTimedOut, WSManShell
@@ -26,6 +28,8 @@ from psfleet.transport.host import HostTransport
 from psfleet.wsman import names
 
 log = structlog.get_logger(__name__)
+
+_FAILED_OPEN = (RunspacePoolState.Broken, RunspacePoolState.Closed)
 
 
 def resource_uri(configuration: str) -> str:
@@ -49,66 +53,74 @@ class RunspacePool:
     ) -> None:
         self.transport = transport
         self.host = transport.host
-        self._psrp = psrpcore.ClientRunspacePool(
-            min_runspaces=min_runspaces, max_runspaces=max_runspaces
-        )
+        self.id = uuid.uuid4()
+        self.state = RunspacePoolState.BeforeOpen
+        self.protocol_version: str | None = None
+        self._min_runspaces = min_runspaces
+        self._max_runspaces = max_runspaces
         self._adapt_envelope = max_envelope_size is None
         self.shell = WSManShell(
             transport,
             resource_uri(configuration),
             max_envelope_size=max_envelope_size or names.DEFAULT_MAX_ENVELOPE_SIZE,
         )
-        self._runspaces = anyio.Semaphore(max_runspaces)
+        self._link = PoolLink(
+            pool_id=self.id,
+            shell=self.shell,
+            fragmenter=psrp.Fragmenter(),
+            runspaces=anyio.Semaphore(max_runspaces),
+            cipher=psrpcore.PSRemotingCrypto(),
+        )
 
     def __repr__(self) -> str:
-        return f"RunspacePool(host={self.host!r}, state={self._psrp.state.name})"
-
-    @property
-    def state(self) -> RunspacePoolState:
-        return self._psrp.state
-
-    @property
-    def protocol_version(self) -> str | None:
-        theirs = self._psrp.their_capability
-        return str(theirs.protocolversion) if theirs is not None else None
+        return f"RunspacePool(host={self.host!r}, state={self.state.name})"
 
     async def open(self) -> None:
-        self._psrp.open()
-        payloads = psrp.take_payloads(self._psrp, self._fragment_limit())
+        messages = [
+            psrp.message(MessageType.SessionCapability, self.id, None, psrp.session_capability()),
+            psrp.message(
+                MessageType.InitRunspacePool,
+                self.id,
+                None,
+                psrp.init_runspace_pool(self._min_runspaces, self._max_runspaces),
+            ),
+        ]
+        limit = psrp.fragment_limit(self.shell.send_envelope_size)
+        first, *rest = self._link.fragmenter.payloads(messages, limit)
+        self.state = RunspacePoolState.Opening
         await self.shell.create(
-            shell_id=psrp.shell_id_of(self._psrp.runspace_pool_id),
-            creation_xml=payloads[0].data,
+            shell_id=psrp.shell_id_of(self.id),
+            creation_xml=first,
             options={"protocolversion": "2.3"},
             must_comply=True,
         )
-        if payloads[1:]:
-            await self.shell.send(psrp.as_send_chunks(payloads[1:], None))
-        while self._psrp.state != RunspacePoolState.Opened:
+        for payload in rest:
+            await self.shell.send([self._link.chunk(payload, None)])
+        defragmenter = psrp.Defragmenter()
+        while self.state != RunspacePoolState.Opened:
             try:
                 result = await self.shell.receive("stdout")
             except ReceiveTimedOut:
                 continue
-            for event in psrp.feed(self._psrp, result.chunks, None):
-                self._check_pool_event(event)
-            self._adapt_envelope_size()
+            for chunk in result.chunks:
+                for message in defragmenter.feed(chunk.data):
+                    self._on_message(message)
 
-    def _check_pool_event(self, event: psrpcore.PSRPEvent[Any, Any]) -> None:
-        if isinstance(event, psrpcore.RunspacePoolStateEvent) and event.state in (
-            RunspacePoolState.Broken,
-            RunspacePoolState.Closed,
-        ):
-            reason = event.reason
-            message = error_record(reason, self.host).message if reason else event.state.name
-            raise RemoteScriptError(f"the runspace pool did not open: {message}", host=self.host)
-
-    def _adapt_envelope_size(self) -> None:
-        if self._adapt_envelope:
-            self.shell.max_envelope_size = psrp.negotiated_envelope_size(
-                self._psrp, self.shell.max_envelope_size
-            )
-
-    def _fragment_limit(self) -> int:
-        return psrp.fragment_limit(self.shell.send_envelope_size)
+    def _on_message(self, message: psrp.Message) -> None:
+        if message.type == MessageType.SessionCapability:
+            version = member(clixml.read(message.data), "protocolversion")
+            self.protocol_version = self._link.protocol_version = str(version)
+            if self._adapt_envelope:
+                self.shell.max_envelope_size = psrp.negotiated_envelope_size(
+                    self.protocol_version, self.shell.max_envelope_size
+                )
+        elif message.type == MessageType.RunspacePoolState:
+            state, reason = state_of(message.data, "RunspaceState", self.host)
+            self.state = RunspacePoolState(state)
+            if self.state in _FAILED_OPEN:
+                why = reason.message if reason else self.state.name
+                raise RemoteScriptError(f"the runspace pool did not open: {why}", host=self.host)
+        # ApplicationPrivateData and RunspacePoolInitData: nothing psfleet uses, not decoded.
 
     def pipeline(
         self,
@@ -118,15 +130,7 @@ class RunspacePool:
         parameters: Mapping[str, Any] | None = None,
     ) -> Pipeline:
         """A pipeline ready to start: iterate it (`async for`) or `await pipeline.result()`."""
-        return Pipeline(
-            self._psrp,
-            self.shell,
-            self._runspaces,
-            script,
-            args,
-            input=input,
-            parameters=parameters,
-        )
+        return Pipeline(self._link, script, args, input=input, parameters=parameters)
 
     def stream(
         self,
@@ -162,6 +166,7 @@ class RunspacePool:
             try:
                 if self.shell.shell_id is not None:
                     await self.shell.delete()
+                    self.state = RunspacePoolState.Closed
             except PsfleetError as exc:
                 log.warning("runspace pool delete failed", host=self.host, error=repr(exc))
             finally:

@@ -1,32 +1,61 @@
-"""The bridge between psrpcore's sans-IO runspace pool and WSMan streams.
+"""PSRP messages and fragments, sans-IO: what the client sends and how it reads what comes back.
 
-psrpcore queues outgoing PSRP messages and parses incoming fragments; this module
-takes the queued messages out as fragments sized for one envelope, and feeds
-received stream data back in, turning psrpcore's failures into ProtocolError.
-Both directions run without an await, so concurrent pipelines of one pool never
-interleave their fragments.
+psrpcore writes the CLIXML of what we send (runspace pool and pipeline creation,
+pipeline input); this module frames it into messages and fragments sized for one
+WSMan envelope, and cuts the received stream data back into messages. The XML that
+is the same for every host (SessionCapability, InitRunspacePool, a script's
+CreatePipeline) is written once and only re-framed per host: serializing a
+CreatePipeline costs psrpcore ~1.8 ms, re-framing it microseconds.
 """
 
 from __future__ import annotations
 
 import base64
+import struct
 import uuid
-from collections.abc import Hashable, Sequence
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 from xml.etree import ElementTree as ET
 
 import psrpcore
-from psrpcore._payload import PSRPMessage, create_message
-from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, serialize
+from psrpcore.types import (
+    HostInfo,
+    InitRunspacePool,
+    PSRPMessageType,
+    PSVersion,
+    SessionCapability,
+    serialize,
+)
 
-from psfleet.errors import ProtocolError
+from psfleet.errors import ProtocolError, UsageError
 from psfleet.wsman import names
-from psfleet.wsman.shell import StreamChunk
 
+MessageType = PSRPMessageType
+
+_FRAGMENT: Final = struct.Struct(">QQBI")  # object id, fragment id, start/end flags, length
+_HEADER: Final = struct.Struct("<iI16s16s")  # destination, type, pool id, pipeline id (.NET GUIDs)
+_START, _END = 0x1, 0x2
+_TO_SERVER: Final = 2
+_NO_PIPELINE: Final = b"\x00" * 16
 # Envelope headers, selectors and the Send/Command wrapper stay well under this.
-_ENVELOPE_OVERHEAD = 4096
-_STREAM_NAMES = {psrpcore.StreamType.default: "stdin", psrpcore.StreamType.prompt_response: "pr"}
-_VERSION_2_2 = PSVersion("2.2")
+_ENVELOPE_OVERHEAD: Final = 4096
+_VERSION_2_2: Final = PSVersion("2.2")
+_OURS: Final = SessionCapability(
+    PSVersion=PSVersion("2.0"),
+    protocolversion=PSVersion("2.3"),
+    SerializationVersion=PSVersion("1.1.0.1"),
+)
+_CRYPTO: Final = psrpcore.PSRemotingCrypto()  # no session key: SecureStrings cannot be sent
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One PSRP message received from the host."""
+
+    type: int
+    pipeline_id: uuid.UUID | None
+    data: bytes
 
 
 def fragment_limit(max_envelope_size: int) -> int:
@@ -39,117 +68,178 @@ def shell_id_of(runspace_pool_id: uuid.UUID) -> str:
     return str(runspace_pool_id).upper()
 
 
-def take_payloads(pool: psrpcore.ClientRunspacePool, limit: int) -> list[psrpcore.PSRPPayload]:
-    """Everything psrpcore has queued, as payloads of at most `limit` bytes."""
-    payloads = []
-    while (payload := pool.data_to_send(limit)) is not None:
-        payloads.append(payload)
-    return payloads
-
-
-def as_send_chunks(
-    payloads: Sequence[psrpcore.PSRPPayload], command_id: str | None
-) -> list[StreamChunk]:
-    return [StreamChunk(_STREAM_NAMES[p.stream_type], command_id, p.data) for p in payloads]
-
-
-def as_argument(payload: psrpcore.PSRPPayload) -> str:
+def as_argument(payload: bytes) -> str:
     """A CreatePipeline rides base64-encoded in the Arguments of the WSMan Command."""
-    return base64.b64encode(payload.data).decode("ascii")
+    return base64.b64encode(payload).decode("ascii")
 
 
-def feed(
-    pool: psrpcore.ClientRunspacePool,
-    chunks: Sequence[StreamChunk],
-    pipeline_id: uuid.UUID | None,
-) -> list[psrpcore.PSRPEvent[Any, Any]]:
-    """Give received stream data to psrpcore and return every event it completes."""
-    events: list[psrpcore.PSRPEvent[Any, Any]] = []
-    try:
-        for chunk in chunks:
-            if chunk.data:
-                pool.receive_data(
-                    psrpcore.PSRPPayload(chunk.data, psrpcore.StreamType.default, pipeline_id)
-                )
-        while (event := pool.next_event()) is not None:
-            events.append(event)
-    except (psrpcore.PSRPCoreError, ET.ParseError, ValueError, KeyError, IndexError) as exc:
-        raise ProtocolError(f"unexpected PSRP data: {type(exc).__name__}: {exc}") from None
-    return events
+def negotiated_envelope_size(protocol_version: str | None, current: int) -> int:
+    """Hosts speaking PSRP 2.2+ (PowerShell 3 and later) accept 500 KB envelopes."""
+    if protocol_version is None or current != names.DEFAULT_MAX_ENVELOPE_SIZE:
+        return current
+    if PSVersion(protocol_version) >= _VERSION_2_2:
+        return names.NEW_MAX_ENVELOPE_SIZE
+    return current
+
+
+# --- sending --------------------------------------------------------------------------
+
+
+def message(
+    message_type: int, pool_id: uuid.UUID, pipeline_id: uuid.UUID | None, data: bytes
+) -> bytes:
+    pipeline = pipeline_id.bytes_le if pipeline_id else _NO_PIPELINE
+    return _HEADER.pack(_TO_SERVER, message_type, pool_id.bytes_le, pipeline) + data
+
+
+class Fragmenter:
+    """Cuts a pool's outgoing messages into fragments; object ids are unique per pool."""
+
+    def __init__(self) -> None:
+        self._next_object_id = 1
+
+    def payloads(self, messages: Iterable[bytes], limit: int) -> list[bytes]:
+        """Fragments of `messages`, packed in order into payloads of at most `limit` bytes."""
+        payloads: list[bytes] = []
+        current = bytearray()
+        for data in messages:
+            object_id, self._next_object_id = self._next_object_id, self._next_object_id + 1
+            fragment_id = offset = 0
+            while True:
+                room = limit - len(current) - _FRAGMENT.size
+                if room <= 0:
+                    payloads.append(bytes(current))
+                    current = bytearray()
+                    continue
+                chunk = data[offset : offset + room]
+                offset += len(chunk)
+                flags = (_START if fragment_id == 0 else 0) | (_END if offset >= len(data) else 0)
+                current += _FRAGMENT.pack(object_id, fragment_id, flags, len(chunk)) + chunk
+                fragment_id += 1
+                if flags & _END:
+                    break
+        if current:
+            payloads.append(bytes(current))
+        return payloads
+
+
+def session_capability() -> bytes:
+    return _xml(("capability",), lambda: _OURS)
+
+
+def init_runspace_pool(min_runspaces: int, max_runspaces: int) -> bytes:
+    return _xml(
+        ("init", min_runspaces, max_runspaces),
+        lambda: InitRunspacePool(
+            MinRunspaces=min_runspaces,
+            MaxRunspaces=max_runspaces,
+            PSThreadOptions=psrpcore.types.PSThreadOptions.Default,
+            ApartmentState=psrpcore.types.ApartmentState.Unknown,
+            HostInfo=HostInfo(),
+            ApplicationArguments={},
+        ),
+    )
+
+
+def create_pipeline(
+    script: str,
+    args: tuple[Any, ...],
+    parameters: Mapping[str, Any],
+    *,
+    no_input: bool,
+    protocol_version: str | None,
+) -> bytes:
+    """The CreatePipeline XML of a script; cached when every argument is a plain value."""
+
+    def build() -> psrpcore.PowerShell:
+        pipeline = psrpcore.PowerShell(
+            apartment_state=psrpcore.types.ApartmentState.Unknown, no_input=no_input
+        )
+        command = psrpcore.Command(script, True)
+        for arg in args:
+            command.add_parameter(None, arg)
+        for name, value in parameters.items():
+            command.add_parameter(name, value)
+        pipeline.commands.append(command)
+        return pipeline
+
+    values = (*args, *parameters.values())
+    if not all(type(v) in _CACHEABLE for v in values):
+        return _serialize(build(), protocol_version)  # collections and objects: every time
+    key = ("pipeline", script, args, tuple(parameters.items()), no_input, protocol_version)
+    return _xml(key, build, protocol_version)
+
+
+def pipeline_input(value: Any, protocol_version: str | None) -> bytes:
+    return _serialize(value, protocol_version)
 
 
 _CACHEABLE = (str, int, float, bool, type(None))
-
-
-def pipeline_key(
-    script: str, args: tuple[Any, ...], parameters: dict[str, Any], no_input: bool
-) -> Hashable | None:
-    """What identifies a CreatePipeline's XML, or None when an argument is not a plain value."""
-    values = (*args, *parameters.values())
-    if not all(type(v) in _CACHEABLE for v in values):
-        return None  # collections and objects: serialized every time
-    return (script, args, tuple(parameters.items()), no_input)
-
-
-def start_pipeline(
-    pool: psrpcore.ClientRunspacePool, ps: psrpcore.ClientPowerShell, key: Hashable | None
-) -> None:
-    """`ps.start()`, but the CreatePipeline XML is serialized once per distinct pipeline.
-
-    Serializing costs ~1.8 ms of CPU; a fan-out sends the same pipeline to every host,
-    so the XML is cached and only the message header (pool and pipeline ids) is new.
-    This fills psrpcore's send queue directly (psrpcore 0.3.1 internals, pinned).
-    """
-    if key is None:
-        ps.start()
-        return
-    theirs = pool.their_capability
-    xml = _pipeline_xml(key, str(theirs.protocolversion) if theirs else "", ps, pool)
-    message_type = PSRPMessageType.CreatePipeline
-    data = create_message(True, message_type, xml, pool.runspace_pool_id, ps.pipeline_id)
-    pool._send_buffer.append(
-        PSRPMessage(
-            message_type,
-            bytearray(data),
-            pool.runspace_pool_id,
-            ps.pipeline_id,
-            pool._fragment_counter,
-        )
-    )
-    ps.state = PSInvocationState.Running
-
-
-def _pipeline_xml(
-    key: Hashable, version: str, ps: psrpcore.ClientPowerShell, pool: psrpcore.ClientRunspacePool
-) -> bytes:
-    cached = _XML_CACHE.get((key, version))
-    if cached is None:
-        element = serialize(
-            ps.metadata,
-            pool._cipher,
-            our_capability=pool.our_capability,
-            their_capability=pool.their_capability,
-        )
-        cached = ET.tostring(element, encoding="utf-8", method="xml")
-        _remember((key, version), cached)
-    return cached
-
-
 _XML_CACHE: dict[Hashable, bytes] = {}
 _XML_CACHE_SIZE = 256
 
 
-def _remember(key: Hashable, xml: bytes) -> None:
-    if len(_XML_CACHE) >= _XML_CACHE_SIZE:
-        _XML_CACHE.pop(next(iter(_XML_CACHE)))  # oldest first: dicts keep insertion order
-    _XML_CACHE[key] = xml
+def _xml(key: Hashable, build: Any, protocol_version: str | None = None) -> bytes:
+    cached = _XML_CACHE.get(key)
+    if cached is None:
+        cached = _serialize(build(), protocol_version)
+        if len(_XML_CACHE) >= _XML_CACHE_SIZE:
+            _XML_CACHE.pop(next(iter(_XML_CACHE)))  # oldest first: dicts keep insertion order
+        _XML_CACHE[key] = cached
+    return cached
 
 
-def negotiated_envelope_size(pool: psrpcore.ClientRunspacePool, current: int) -> int:
-    """Hosts speaking PSRP 2.2+ (PowerShell 3 and later) accept 500 KB envelopes."""
-    theirs = pool.their_capability
-    if theirs is None or current != names.DEFAULT_MAX_ENVELOPE_SIZE:
-        return current
-    if theirs.protocolversion >= _VERSION_2_2:
-        return names.NEW_MAX_ENVELOPE_SIZE
-    return current
+def _serialize(value: Any, protocol_version: str | None) -> bytes:
+    theirs = None
+    if protocol_version is not None:
+        theirs = SessionCapability(
+            PSVersion=PSVersion("2.0"),
+            protocolversion=PSVersion(protocol_version),
+            SerializationVersion=PSVersion("1.1.0.1"),
+        )
+    try:
+        element = serialize(value, _CRYPTO, our_capability=_OURS, their_capability=theirs)
+    except psrpcore.MissingCipherError:
+        raise UsageError("sending a SecureString needs a session key exchange") from None
+    xml: bytes = ET.tostring(element, encoding="utf-8", method="xml")
+    return xml
+
+
+# --- receiving ------------------------------------------------------------------------
+
+
+class Defragmenter:
+    """Joins the fragments of one receive stream back into messages."""
+
+    def __init__(self) -> None:
+        self._partial: dict[int, list[bytes]] = {}
+
+    def feed(self, data: bytes) -> list[Message]:
+        messages: list[Message] = []
+        position = 0
+        while position < len(data):
+            if len(data) - position < _FRAGMENT.size:
+                raise ProtocolError("truncated PSRP fragment header")
+            object_id, fragment_id, flags, length = _FRAGMENT.unpack_from(data, position)
+            position += _FRAGMENT.size
+            chunk = data[position : position + length]
+            position += length
+            if len(chunk) != length:
+                raise ProtocolError("truncated PSRP fragment")
+            parts = self._partial.setdefault(object_id, [])
+            if fragment_id != len(parts) or bool(flags & _START) != (fragment_id == 0):
+                raise ProtocolError(
+                    f"PSRP fragment {fragment_id} of object {object_id} out of order"
+                )
+            parts.append(chunk)
+            if flags & _END:
+                messages.append(_message(b"".join(self._partial.pop(object_id))))
+        return messages
+
+
+def _message(data: bytes) -> Message:
+    if len(data) < _HEADER.size:
+        raise ProtocolError("PSRP message shorter than its header")
+    _, message_type, _, pipeline = _HEADER.unpack_from(data)
+    pipeline_id = None if pipeline == _NO_PIPELINE else uuid.UUID(bytes_le=pipeline)
+    return Message(message_type, pipeline_id, data[_HEADER.size :])

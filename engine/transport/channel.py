@@ -1,10 +1,15 @@
 """One keep-alive TCP connection to a host and the authentication bound to it.
 
 NTLM, Negotiate, Kerberos and CredSSP authenticate a TCP connection, not a request,
-so a channel pins one connection (an aiohttp connector with limit=1) and sends one
-request at a time on it. When aiohttp had to open a new connection (the server
-closed the old one, or a request was cancelled mid-flight), the server has lost the
-context: the channel authenticates again and resends, once.
+so a channel pins one connection (an aiohttp connector with limit=1) and serves one
+request at a time (HostTransport lends it to one request at a time). When aiohttp had
+to open a new connection (the server closed the old one, or a request was cancelled
+mid-flight), the server has lost the context: the channel authenticates again and
+resends, once.
+
+The handshake legs carry no body, except the last one when the client finishes
+first (NTLM, CredSSP): the message rides with the final token, sealed with the
+context it completes, which saves a round trip per connection.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ class Channel:
         )
         self._context: SecurityContext | None = None
         self._idle_until = 0.0  # after this, aiohttp has closed the idle connection
-        self._lock = anyio.Lock()
+        self._eager = True  # send the message with the last handshake leg
 
     def __repr__(self) -> str:
         return f"Channel({self._url!r}, auth={self._auth.method.value!r})"
@@ -94,19 +99,18 @@ class Channel:
     async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
         """Post one SOAP message and return the SOAP answer; errors are psfleet errors."""
         limit = self._timeouts.seconds(wait)
-        async with self._lock:
-            if self._context is not None and time.monotonic() > self._idle_until:
-                self._context = None  # the connection timed out idle: authenticate a new one
-            try:
-                with anyio.fail_after(limit):
-                    answer = await self._exchange(message)
-                self._idle_until = time.monotonic() + self._timeouts.idle * 0.9
-            except BaseException as exc:
-                # The connection's state is unknown (and NTLM sequence numbers with it).
-                self._context = None
-                if isinstance(exc, Exception):
-                    raise map_client_error(exc, self._endpoint.host, waited_s=limit) from None
-                raise
+        if self._context is not None and time.monotonic() > self._idle_until:
+            self._context = None  # the connection timed out idle: authenticate a new one
+        try:
+            with anyio.fail_after(limit):
+                answer = await self._exchange(message)
+            self._idle_until = time.monotonic() + self._timeouts.idle * 0.9
+        except BaseException as exc:
+            # The connection's state is unknown (and NTLM sequence numbers with it).
+            self._context = None
+            if isinstance(exc, Exception):
+                raise map_client_error(exc, self._endpoint.host, waited_s=limit) from None
+            raise
         if answer.status != 200:
             raise status_error(answer.status, answer.reason, answer.body, self._endpoint.host)
         return answer.body
@@ -122,21 +126,24 @@ class Channel:
                 "Content-Type": SOAP_CONTENT_TYPE,
             }
             return await self._post(message, headers)
-        fresh_handshake = self._context is None
         if self._context is None:
-            self._context = await self._handshake()
+            return await self._authenticate(message)
         answer = await self._post_sealed(self._context, message)
-        if not fresh_handshake and (answer.new_connection or answer.status == 401):
+        if answer.new_connection or answer.status == 401:
             # The server holds no context for this connection: authenticate again, resend once.
-            self._context = await self._handshake()
-            answer = await self._post_sealed(self._context, message)
+            return await self._authenticate(message)
         return answer
 
-    async def _post_sealed(self, context: SecurityContext, message: bytes) -> _Answer:
+    async def _post_sealed(
+        self, context: SecurityContext, message: bytes, authorization: str | None = None
+    ) -> _Answer:
+        headers = {"Authorization": authorization} if authorization else {}
         if not self._encrypt:
-            return await self._post(message, {"Content-Type": SOAP_CONTENT_TYPE})
+            headers["Content-Type"] = SOAP_CONTENT_TYPE
+            return await self._post(message, headers)
         content_type, body = framing.wrap(context.cipher, context.encryption_protocol, message)
-        answer = await self._post(body, {"Content-Type": content_type})
+        headers["Content-Type"] = content_type
+        answer = await self._post(body, headers)
         if not framing.is_encrypted(answer.content_type):
             return answer
         plain = framing.unwrap(context.cipher, answer.body)
@@ -149,23 +156,28 @@ class Channel:
             answer.new_connection,
         )
 
-    async def _handshake(self) -> SecurityContext:
-        """Authenticate the connection with empty-bodied requests, as Windows expects."""
+    async def _authenticate(self, message: bytes) -> _Answer:
+        """Authenticate the connection, then send `message` (with the last leg if it can)."""
+        self._context = None
         context = SecurityContext(self._endpoint, self._auth, encrypt=self._encrypt)
         header = context.first_header()
         for leg in range(_MAX_HANDSHAKE_LEGS):
-            answer = await self._post(b"", {"Authorization": header})
+            carrying = self._eager and context.complete  # the message goes with this leg
+            if carrying:
+                answer = await self._post_sealed(context, message, authorization=header)
+            else:
+                answer = await self._post(b"", {"Authorization": header})
             if leg > 0 and answer.new_connection:
                 raise ConnectError(
                     "the host closed the connection during authentication", host=self._endpoint.host
                 )
             if answer.status == 401:
-                next_header = context.next_header(answer.www_authenticate)
+                next_header = None if carrying else context.next_header(answer.www_authenticate)
                 if next_header is None:
                     raise AuthError(self._rejected(), host=self._endpoint.host)
                 header = next_header
                 continue
-            if answer.status != 200:
+            if answer.status != 200 and not carrying:
                 raise status_error(answer.status, answer.reason, answer.body, self._endpoint.host)
             if not context.complete:
                 # The last token (Kerberos mutual auth, SPNEGO mechListMIC) rides on the 200.
@@ -174,7 +186,15 @@ class Channel:
                 raise AuthError(
                     "the host accepted an unfinished handshake", host=self._endpoint.host
                 )
-            return context
+            if carrying and not answer.body:
+                # The host ignored the body of an auth leg: it was sealed with a sequence
+                # number the host never saw, so start over with empty-bodied legs only.
+                self._eager = False
+                return await self._authenticate(message)
+            self._context = context
+            if carrying:
+                return answer
+            return await self._post_sealed(context, message)
         raise AuthError("the auth handshake did not finish", host=self._endpoint.host)
 
     def _rejected(self) -> str:

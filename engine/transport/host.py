@@ -54,10 +54,13 @@ class HostTransport:
     async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
         """Send one SOAP message, return the answer; waiting for a free channel is bounded too."""
         limit = self.timeouts.seconds(wait)
-        with anyio.move_on_after(limit) as scope:
-            await self._slots.acquire()
-        if scope.cancelled_caught:
-            raise OperationTimeout(f"no free connection within {limit:g}s", host=self.host)
+        if self._slots.value > 0:
+            self._slots.acquire_nowait()  # the common case: no cancel scope to pay for
+        else:
+            with anyio.move_on_after(limit) as scope:
+                await self._slots.acquire()
+            if scope.cancelled_caught:
+                raise OperationTimeout(f"no free connection within {limit:g}s", host=self.host)
         try:
             channel = self._idle.pop() if self._idle else self._open_channel()
             try:
