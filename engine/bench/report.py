@@ -1,0 +1,114 @@
+"""A FleetBench as the figures `psfleet bench --json` prints, fleet totals and per host.
+
+Times are in ms. `round_trips_per_host` counts the connect as the round trips its
+time spans (connect / RTT: TCP, TLS and auth legs, which the client sends out of
+sight of the request counter) plus every later WSMan request; the limit model
+turns it, the RTT and the client CPU per host into the concurrency they call for.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from statistics import fmean
+from typing import Any
+
+from psfleet.bench.fleet import FleetBench
+from psfleet.bench.model import LimitModel
+from psfleet.bench.probe import HostProbe
+from psfleet.bench.stats import summarize, summary_json
+
+_MS = 1000.0
+
+
+def _ms(values: list[float | None]) -> list[float]:
+    return [v * _MS for v in values if v is not None]
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def connect_round_trips(probe: HostProbe) -> float | None:
+    """How many round trips the connect took, judged by its time over the host's RTT."""
+    if probe.connect_s is None or not probe.rtt_s:
+        return None
+    return max(1.0, round(probe.connect_s / probe.rtt_s))
+
+
+def round_trips_per_host(probe: HostProbe) -> float | None:
+    connect = connect_round_trips(probe)
+    if connect is None:
+        return None
+    return connect + probe.requests - 1  # the first request is inside the connect
+
+
+def host_json(probe: HostProbe) -> dict[str, Any]:
+    warm = summary_json(_ms(list(probe.warm_s)))
+    return {
+        "host": probe.host,
+        "status": probe.status.value,
+        "error_type": probe.error_type,
+        "error": probe.error,
+        "phase": probe.phase,
+        "rtt_ms": _round(probe.rtt_s * _MS if probe.rtt_s is not None else None),
+        "connect_ms": _round(probe.connect_s * _MS if probe.connect_s is not None else None),
+        "pool_open_ms": _round(probe.pool_open_s * _MS if probe.pool_open_s is not None else None),
+        "first_command_ms": _round(
+            probe.first_command_s * _MS if probe.first_command_s is not None else None
+        ),
+        "warm_ms": warm,
+        "close_ms": _round(probe.close_s * _MS if probe.close_s is not None else None),
+        "round_trips_per_command": (
+            _round(fmean(probe.command_requests)) if probe.command_requests else None
+        ),
+        "round_trips_per_host": _round(round_trips_per_host(probe)),
+        "requests": probe.requests,
+        "total_ms": _round(probe.total_s * _MS),
+    }
+
+
+def fleet_model(bench: FleetBench) -> LimitModel | None:
+    """The limit model with this run's medians, or None before any host answered."""
+    ok = [p for p in bench.probes if p.ok]
+    rtt = summarize([p.rtt_s for p in ok if p.rtt_s is not None])
+    trips = [t for t in (round_trips_per_host(p) for p in ok) if t is not None]
+    hosts = len(bench.probes)
+    if rtt is None or not trips or not hosts:
+        return None
+    cpu_s = (bench.end.cpu_s - bench.start.cpu_s) / hosts
+    return LimitModel(round_trips=fmean(trips), rtt_s=rtt.p50, cpu_s=cpu_s)
+
+
+def fleet_json(bench: FleetBench) -> dict[str, Any]:
+    probes = bench.probes
+    ok = [p for p in probes if p.ok]
+    wall_s, cpu_s = bench.end.since(bench.start)
+    commands = sum(p.commands_done for p in probes)
+    command_requests = [n for p in ok for n in p.command_requests]
+    model = fleet_model(bench)
+    return {
+        "hosts": len(probes),
+        "ok": len(ok),
+        "script": bench.plan.script,
+        "commands": bench.plan.commands,
+        "throttle": bench.throttle,
+        "auth": bench.auth,
+        "wall_s": round(wall_s, 3),
+        "rtt_ms": summary_json(_ms([p.rtt_s for p in ok])),
+        "connect_ms": summary_json(_ms([p.connect_s for p in ok])),
+        "pool_open_ms": summary_json(_ms([p.pool_open_s for p in ok])),
+        "first_command_ms": summary_json(_ms([p.first_command_s for p in ok])),
+        "warm_ms": summary_json(_ms([w for p in ok for w in p.warm_s])),
+        "close_ms": summary_json(_ms([p.close_s for p in ok])),
+        "round_trips_per_command": _round(fmean(command_requests)) if command_requests else None,
+        "round_trips_per_host": _round(model.round_trips) if model else None,
+        "hosts_per_s": round(len(ok) / wall_s, 2) if wall_s > 0 else None,
+        "commands_per_s": round(commands / wall_s, 2) if wall_s > 0 else None,
+        "client_cpu_ms_per_host": round(cpu_s / len(probes) * _MS, 3) if probes else None,
+        "peak_rss_mb": round(bench.end.peak_rss_mb, 1),
+        "failures": dict(Counter(p.status.value for p in probes if not p.ok)),
+        "needed_concurrency": model.needed_concurrency() if model else None,
+        "limit": model.limit(bench.throttle) if model else None,
+        "predicted_hosts_per_s": round(model.hosts_per_s(bench.throttle), 2) if model else None,
+        "per_host": [host_json(p) for p in probes],
+    }
