@@ -17,7 +17,8 @@ from psfleet.simfleet import SimConfig, SimFleet
 from psfleet.transport.options import Endpoint, Timeouts
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
-# Short waits: a blackholed host must not hold a test for long.
+# Waits long enough for a busy test machine; FAST where a host is meant not to answer.
+PATIENT = Timeouts(connect=5.0, request=15.0, operation=5.0, close=5.0)
 FAST = Timeouts(connect=2.0, request=2.0, operation=3.0, close=2.0)
 _networks = itertools.count(1)
 
@@ -53,7 +54,8 @@ async def fleet_factory() -> AsyncIterator[FleetFactory]:
 def options(**settings: Any) -> ClientOptions:
     settings.setdefault("auth", "ntlm")
     settings.setdefault("credential", (USER, PASSWORD))
-    return client_options(timeouts=FAST, **settings)
+    settings.setdefault("timeouts", PATIENT)
+    return client_options(**settings)
 
 
 async def doctor_on(

@@ -8,7 +8,7 @@ from psfleet.doctor import DoctorReport, diagnose
 from psfleet.simfleet import Quotas, SimFleet
 from psfleet.transport.options import Endpoint
 
-from .conftest import PASSWORD, USER, FleetFactory, doctor_on, options
+from .conftest import FAST, PASSWORD, USER, FleetFactory, doctor_on, options
 
 pytestmark = pytest.mark.anyio
 
@@ -82,7 +82,7 @@ async def test_a_refused_port_fails_tcp_with_enable_psremoting(
 
 async def test_a_silent_port_fails_the_listener_check(fleet_factory: FleetFactory) -> None:
     fleet = await fleet_factory(port=5985, faults="blackhole:node02")
-    report = await doctor_on(fleet, "node02")
+    report = await doctor_on(fleet, "node02", timeouts=FAST)
     assert report.check("tcp").ok
     listener = report.check("listener")
     assert not listener.ok and "Restart-Service WinRM" in (listener.remedy or "")

@@ -16,7 +16,7 @@ from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
 from .conftest import PASSWORD, USER, next_network
 
 ENV = {"PSFLEET_PASSWORD": PASSWORD}
-FAST = ["--connect-timeout", "2", "--operation-timeout", "3"]
+TIMEOUTS = ["--connect-timeout", "5", "--operation-timeout", "5"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def doctor(*args: str) -> tuple[int, str]:
 
 def test_json_for_a_healthy_host_and_exit_0(fleet: ThreadedFleet, inventory: Path) -> None:
     code, out = doctor(
-        "node01", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *FAST
+        "node01", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *TIMEOUTS
     )
     report = json.loads(out)
     assert code == 0
@@ -52,7 +52,7 @@ def test_json_for_a_healthy_host_and_exit_0(fleet: ThreadedFleet, inventory: Pat
 
 def test_json_for_a_refused_port_and_exit_1(fleet: ThreadedFleet, inventory: Path) -> None:
     code, out = doctor(
-        "node03", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *FAST
+        "node03", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *TIMEOUTS
     )
     report = json.loads(out)
     assert code == 1
@@ -63,7 +63,7 @@ def test_json_for_a_refused_port_and_exit_1(fleet: ThreadedFleet, inventory: Pat
 def test_the_table_shows_each_check_and_its_remedy(fleet: ThreadedFleet) -> None:
     address = fleet.hosts[0].address
     code, out = doctor(
-        address, "--port", "5985", "-u", USER, "--auth", "ntlm", "--second-hop", "node02", *FAST
+        address, "--port", "5985", "-u", USER, "--auth", "ntlm", "--second-hop", "node02", *TIMEOUTS
     )
     assert code == 1
     for word in ("resolve", "second_hop", "✓", "✗", "double hop denied", "Enable-WSManCredSSP"):
@@ -73,6 +73,8 @@ def test_the_table_shows_each_check_and_its_remedy(fleet: ThreadedFleet) -> None
 
 
 def test_usage_errors_exit_2(fleet: ThreadedFleet, inventory: Path) -> None:
-    assert doctor("node01", "--auth", "nope", *FAST)[0] == 2
-    assert doctor("node01", "-u", USER, "--auth", "ntlm", "--second-hop", "x'; rm", *FAST)[0] == 2
+    assert doctor("node01", "--auth", "nope", *TIMEOUTS)[0] == 2
+    assert (
+        doctor("node01", "-u", USER, "--auth", "ntlm", "--second-hop", "x'; rm", *TIMEOUTS)[0] == 2
+    )
     assert doctor("node*", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm")[0] == 2
