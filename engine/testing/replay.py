@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import re
 import socket
+import ssl
 import struct
 from collections.abc import Iterable
 from types import TracebackType
@@ -33,9 +34,15 @@ _STREAM = re.compile(rb"(<rsp:Stream\b[^>]*>)([A-Za-z0-9+/=]*)(</rsp:Stream>)")
 
 
 class ReplayServer:
-    """Serves one capture on 127.0.0.1 (an ephemeral port)."""
+    """Serves one capture on 127.0.0.1 (an ephemeral port), over TLS with `ssl_context`."""
 
-    def __init__(self, capture: str | list[Exchange], *, skip: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        capture: str | list[Exchange],
+        *,
+        skip: Iterable[int] = (),
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         exchanges = load_capture(capture) if isinstance(capture, str) else capture
         skipped = set(skip)
         self._script = [e for i, e in enumerate(exchanges) if i not in skipped]
@@ -44,6 +51,9 @@ class ReplayServer:
         self._psrp_ids: dict[bytes, bytes] = {}  # recorded 16-byte ids -> the client's
         self.mismatches: list[str] = []
         self.actions: list[str] = []  # what the client asked for, in order
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
+        self.peer_certificates: list[dict[str, object] | None] = []  # TLS client certificates
+        self._ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -60,7 +70,7 @@ class ReplayServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         self.port = listener.getsockname()[1]
-        await web.SockSite(self._runner, listener).start()
+        await web.SockSite(self._runner, listener, ssl_context=self._ssl_context).start()
         return self
 
     async def __aexit__(
@@ -74,6 +84,9 @@ class ReplayServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         data = await request.read()
+        self.authorizations.append(request.headers.get("Authorization"))
+        transport = request.transport
+        self.peer_certificates.append(transport.get_extra_info("peercert") if transport else None)
         if not data:
             return web.Response(status=200)
         client = parse_envelope(data)
