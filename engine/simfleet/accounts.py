@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# pyspnego's own hash functions: the acceptor compares against exactly what they produce.
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
 from psfleet.errors import UsageError
 
 DEFAULT_DOMAIN = "LAB"
@@ -43,8 +46,17 @@ class Accounts:
         return account if account is not None and account.password == password else None
 
     def write_ntlm_file(self, path: Path) -> Path:
-        """pyspnego's NTLM acceptor reads DOMAIN:user:password lines from NTLM_USER_FILE."""
-        lines = [f"{a.domain}:{a.user}:{a.password}" for a in self.all]
+        """The NTLM_USER_FILE pyspnego's acceptor reads, in smbpasswd form.
+
+        With the LM and NT hashes written out, the acceptor does not derive them again
+        (pure-Python DES and MD4) on every login; one line per way a client may name
+        the user (DOMAIN\\user, user@DOMAIN, user).
+        """
+        lines = []
+        for account in self.all:
+            hashes = f"{lmowfv1(account.password).hex()}:{ntowfv1(account.password).hex()}"
+            for name in (account.qualified, f"{account.user}@{account.domain}", account.user):
+                lines.append(f"{name}:1000:{hashes}:[U]:LCT-00000000")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.chmod(path, 0o600)
         return path
