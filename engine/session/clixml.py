@@ -6,8 +6,9 @@ is what psfleet hands out anyway. Writing CLIXML stays with psrpcore.
 
 Primitives map to Python (str, int, bool, float, Decimal, bytes, datetime,
 timedelta, UUID); lists and dictionaries to list and dict; enums and every other
-object to a PSObjectView. A primitive decorated with note properties (the lines of
-Get-Content carry PSPath) stays the primitive.
+object to a PSObjectView whose type names carry PowerShell's "Deserialized." prefix.
+A primitive decorated with note properties (the lines of Get-Content carry PSPath)
+stays the primitive.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class Reader:
         for child in element:
             tag = child.tag
             if tag == "TN":
-                type_names = tuple(t.text or "" for t in child)
+                type_names = tuple(_deserialized(t.text or "") for t in child)
                 self._type_names[child.attrib.get("RefId", "")] = type_names
             elif tag == "TNRef":
                 type_names = self._type_names[child.attrib["RefId"]]
@@ -188,6 +189,11 @@ class Reader:
                     value = self.value(part, depth)
             entries[_hashable(key)] = value
         return entries
+
+
+def _deserialized(type_name: str) -> str:
+    """A property bag, not the live .NET object: PowerShell marks its type names so."""
+    return type_name if type_name.startswith("Deserialized.") else "Deserialized." + type_name
 
 
 def _is_enum(type_names: tuple[str, ...]) -> bool:

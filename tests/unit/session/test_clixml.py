@@ -101,7 +101,7 @@ def test_type_names_are_shared_by_reference() -> None:
         b'<Obj RefId="0"><TN RefId="0"><T>A.B</T></TN><MS><Obj N="x" RefId="1"><TNRef RefId="0" />'
         b'<MS><I32 N="y">1</I32></MS></Obj></MS></Obj>'
     )
-    assert clixml.read(xml)["x"].type_names == ("A.B",)
+    assert clixml.read(xml)["x"].type_names == ("Deserialized.A.B",)
 
 
 def test_secure_string_never_shows_its_value() -> None:

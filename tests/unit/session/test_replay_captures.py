@@ -155,8 +155,8 @@ async def test_objects_keep_type_names_properties_and_to_string() -> None:
     assert isinstance(secure, SecureString)
     assert "rTm4" not in repr(secure)
     assert isinstance(service, PSObjectView)
-    # Type names as Windows wrote them (PowerShell itself would prefix "Deserialized.").
-    assert service.type_names[0] == "System.ServiceProcess.ServiceController"
+    # As PowerShell shows a deserialized object; type_name drops the prefix.
+    assert service.type_names[0] == "Deserialized.System.ServiceProcess.ServiceController"
     assert service.type_name == "System.ServiceProcess.ServiceController"
     assert str(service) == "winrm"
     assert service["servicename"] == service.ServiceName == "winrm"  # case-insensitive
