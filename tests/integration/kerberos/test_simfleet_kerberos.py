@@ -22,9 +22,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def fleet(kdc: MitKdc) -> AsyncIterator[SimFleet]:
-    # node03 has no HTTP/ principal in the KDC: no ticket can be had for it.
+    # nospn03 has no HTTP/ principal in the KDC: no ticket can be had for it.
     config = SimConfig(
-        hosts=3,
+        names=("node01", "node02", "nospn03"),
         cluster="CLUSTER01",
         base_address="127.4.1.1",
         port=5985,
@@ -79,6 +79,6 @@ async def test_negotiate_picks_kerberos_when_a_ticket_exists(fleet: SimFleet) ->
 
 async def test_a_host_without_a_service_principal_is_an_auth_failure(fleet: SimFleet) -> None:
     result = await psfleet.arun(
-        [_target(fleet, "node03")], "hostname", auth="kerberos", credential="kerberos", retries=0
+        [_target(fleet, "nospn03")], "hostname", auth="kerberos", credential="kerberos", retries=0
     )
-    assert result.hosts["node03"].status is psfleet.HostStatus.AUTH_FAILED
+    assert result.hosts["nospn03"].status is psfleet.HostStatus.AUTH_FAILED
