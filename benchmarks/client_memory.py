@@ -24,7 +24,7 @@ _SIM = """
 import asyncio, json, sys
 from psfleet.simfleet import SimConfig, SimFleet
 async def main():
-    config = SimConfig(hosts=int(sys.argv[1]), base_address="127.2.0.1", port=int(sys.argv[2]))
+    config = SimConfig(hosts=int(sys.argv[1]), base_address="127.10.0.1", port=int(sys.argv[2]))
     async with SimFleet(config) as fleet:
         print(json.dumps([[h.name, h.address, h.port] for h in fleet.hosts]), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
