@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from psfleet.simfleet.answers import AnswerCache
 from psfleet.simfleet.auth import AuthPolicy, Identity
 from psfleet.simfleet.config import Quotas
 from psfleet.simfleet.faults import HostFault
@@ -46,6 +47,7 @@ class HostRuntime:
     stats: FleetStats
     fault: HostFault
     shells: dict[str, _Held] = field(default_factory=dict)  # by ShellId
+    answers: AnswerCache = field(default_factory=AnswerCache)  # replayed pipeline answers
 
     def __post_init__(self) -> None:
         self.row = self.stats.row(self.facts.inventory_name)
@@ -56,6 +58,11 @@ class HostRuntime:
 
     def count(self, counter: Counter, amount: int = 1) -> None:
         self.stats.add(self.row, counter, amount)
+
+    def count_execution(self, replayed: bool) -> None:
+        self.count(Counter.EXECUTIONS)
+        if replayed:
+            self.count(Counter.REPLAYED)
 
     def check_shell_quota(self, user: str) -> None:
         """Windows' MaxShellsPerUser and MaxConcurrentUsers, answered with its faults."""

@@ -155,30 +155,20 @@ class FleetApp:
     ) -> Reply:
         assert conn.identity is not None
         if len(body) > host.quotas.max_envelope_size:
-            return Reply(
-                500,
-                build_fault(
-                    FaultCode.ENVELOPE_TOO_LARGE,
-                    "The WS-Management service cannot process the request because the request "
-                    "packet size exceeds the maximum envelope size "
-                    f"({host.quotas.max_envelope_size}).",
-                    relates_to="",
-                    machine=host.facts.address,
-                ),
+            return _fault(
+                host,
+                FaultCode.ENVELOPE_TOO_LARGE,
+                "The WS-Management service cannot process the request because the request "
+                f"packet size exceeds the maximum envelope size ({host.quotas.max_envelope_size}).",
             )
         try:
             envelope = parse_envelope(body)
         except ProtocolError as exc:
-            host.count(Counter.FAULTS)
-            return Reply(
-                500,
-                build_fault(
-                    FaultCode.INVALID_XML,
-                    f"The WS-Management service cannot process the request because the XML is "
-                    f"invalid. {exc.message}",
-                    relates_to="",
-                    machine=host.facts.address,
-                ),
+            return _fault(
+                host,
+                FaultCode.INVALID_XML,
+                "The WS-Management service cannot process the request because the XML is "
+                f"invalid. {exc.message}",
             )
         return await self._service.handle(host, conn.identity, envelope, request.remote or "")
 
@@ -187,6 +177,12 @@ class FleetApp:
         for offer in [value] if value else host.policy.offered():
             headers.add("WWW-Authenticate", offer)
         return web.Response(status=401, headers=headers)
+
+
+def _fault(host: HostRuntime, code: int, message: str) -> Reply:
+    """A fault for a request too broken to have a MessageID to relate to."""
+    host.count(Counter.FAULTS)
+    return Reply(500, build_fault(code, message, relates_to="", machine=host.facts.address))
 
 
 def _response(

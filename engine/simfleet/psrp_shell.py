@@ -15,6 +15,7 @@ from psrpcore.types import PipelineResultTypes, PSInvocationState
 
 from psfleet.errors import ProtocolError
 from psfleet.simfleet import minips
+from psfleet.simfleet.answers import AnswerCache, Message, Recorder, create_pipeline_of, frame
 from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import items
 from psfleet.simfleet.outbox import Outbox, pipeline_id_of, split_fragments
@@ -38,10 +39,12 @@ _LONGEST_SLEEP_S = 3600.0
 
 @dataclass(eq=False)
 class _Command:
-    pipeline: psrpcore.ServerPipeline
     command_id: str
+    pipeline_id: uuid.UUID
+    pipeline: psrpcore.ServerPipeline | None  # None for a replayed answer: psrpcore never saw it
     input: list[Any] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    recorder: Recorder | None = None  # records the answer of a cacheable first run
     done: bool = False
 
 
@@ -56,15 +59,18 @@ class PsrpShell:
         context: SessionContext,
         *,
         fragment_size: int,
-        on_execution: Callable[[], None],
+        on_execution: Callable[[bool], None],
+        answers: AnswerCache,
     ) -> None:
         self.shell_id = shell_id
         self.context = context
         self.fragment_size = fragment_size
         self._on_execution = on_execution
+        self._answers = answers
         self.pool = psrpcore.ServerRunspacePool()
         self.outbox = Outbox()
         self.commands: dict[str, _Command] = {}
+        self._by_pipeline: dict[uuid.UUID, _Command] = {}
         self.closed = False
 
     @property
@@ -80,12 +86,17 @@ class PsrpShell:
         if pipeline_id is None:
             raise ProtocolError("Command arguments hold no CreatePipeline fragment")
         command_id = (command_id or str(pipeline_id)).upper()
-        if command_id in self.commands or self._command_for(pipeline_id) is not None:
+        if command_id in self.commands or pipeline_id in self._by_pipeline:
             raise ProtocolError(f"the pipeline {pipeline_id} already exists")
+        whole = create_pipeline_of(arguments)
+        key = (self.context.delegable, whole[1]) if whole is not None else None
+        answer = self._answers.get(key) if key is not None else None
+        if answer is not None:
+            self._replay(_Command(command_id, pipeline_id, None), answer)
+            return command_id
         # psrpcore needs the pipeline to exist before its CreatePipeline message is processed.
         pipeline = psrpcore.ServerPipeline(self.pool, pipeline_id)
-        command = _Command(pipeline, command_id)
-        self.commands[command_id] = command
+        command = self._add(_Command(command_id, pipeline_id, pipeline))
         try:
             self._feed(arguments, psrpcore.StreamType.default, pipeline_id)
             if pipeline.metadata is None:
@@ -94,6 +105,8 @@ class PsrpShell:
             self._forget(command)
             raise
         if pipeline.metadata.no_input:
+            if key is not None and _cacheable(pipeline):
+                command.recorder = Recorder(key)
             self._start(command)
         return command_id
 
@@ -102,7 +115,7 @@ class PsrpShell:
         stream_type = (
             psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
         )
-        self._feed(data, stream_type, command.pipeline.pipeline_id if command else None)
+        self._feed(data, stream_type, command.pipeline_id if command else None)
 
     def stop(self, command_id: str) -> None:
         """Signal: stop a running pipeline (Ctrl+C), or forget a finished one (terminate)."""
@@ -114,20 +127,66 @@ class PsrpShell:
             return
         if command.task is not None:
             command.task.cancel()
-        if command.pipeline.state == PSInvocationState.Running:
+        if command.pipeline is not None and command.pipeline.state == PSInvocationState.Running:
             command.pipeline.stop()
         command.done = True
+        command.recorder = None
         self._pump()
+
+    def delivered(self, command: _Command) -> None:
+        """The client received the pipeline's end: the command is over, as on Windows."""
+        self._forget(command)
 
     def close(self) -> None:
         for command in self.commands.values():
             if command.task is not None:
                 command.task.cancel()
         self.commands.clear()
+        self._by_pipeline.clear()
         self.closed = True
         self.outbox.wake()
 
+    def target_of(self, command_id: str | None) -> tuple[uuid.UUID | None, _Command | None]:
+        if command_id is None:
+            return None, None
+        command = self.commands.get(command_id.upper())
+        if command is None:
+            raise KeyError(command_id)
+        return command.pipeline_id, command
+
     # --- internals ---------------------------------------------------------------------
+
+    def _add(self, command: _Command) -> _Command:
+        self.commands[command.command_id] = command
+        self._by_pipeline[command.pipeline_id] = command
+        return command
+
+    def _forget(self, command: _Command) -> None:
+        self.commands.pop(command.command_id, None)
+        self._by_pipeline.pop(command.pipeline_id, None)
+        self.outbox.discard(command.pipeline_id)
+        if command.pipeline is not None and command.pipeline.state != PSInvocationState.Running:
+            command.pipeline.close()
+
+    def _replay(self, command: _Command, answer: tuple[Message, ...]) -> None:
+        self._on_execution(True)
+        command.done = True
+        self._add(command)
+
+        def next_object_id() -> int:
+            # The pool hands out object ids, so that ours never clash with psrpcore's.
+            return int(cast(Any, self.pool)._fragment_counter)
+
+        fragments = frame(
+            answer,
+            self.pool.runspace_pool_id,
+            command.pipeline_id,
+            next_object_id,
+            self.fragment_size,
+        )
+        for fragment in fragments:
+            self.outbox.put(command.pipeline_id, fragment)
+        self.outbox.wake()
 
     def _feed(self, data: bytes, stream_type: Any, pipeline_id: uuid.UUID | None) -> None:
         events = []
@@ -144,11 +203,11 @@ class PsrpShell:
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, psrpcore.PipelineInputEvent):
-            command = self._command_for(event.pipeline_id)
+            command = self._by_pipeline.get(event.pipeline_id)
             if command is not None:
                 command.input.append(event.data)
         elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
-            command = self._command_for(event.pipeline_id)
+            command = self._by_pipeline.get(event.pipeline_id)
             if command is not None and command.task is None:
                 self._start(command)
         elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
@@ -156,21 +215,18 @@ class PsrpShell:
         elif isinstance(event, psrpcore.SetMaxRunspacesEvent | psrpcore.SetMinRunspacesEvent):
             self.pool.runspace_availability_response(event.ci, True)
 
-    def _command_for(self, pipeline_id: uuid.UUID | None) -> _Command | None:
-        return next(
-            (c for c in self.commands.values() if c.pipeline.pipeline_id == pipeline_id), None
-        )
-
     def _start(self, command: _Command) -> None:
-        self._on_execution()
+        self._on_execution(False)
         command.task = asyncio.get_running_loop().create_task(self._run(command))
 
     async def _run(self, command: _Command) -> None:
         pipeline = command.pipeline
+        assert pipeline is not None
         specs = command_specs(pipeline)
         errors_to_output = _errors_merged_to_output(pipeline)
         # Windows sends no Running state for a pipeline; psrpcore's start() would.
         pipeline._change_state(PSInvocationState.Running, emit=False)
+        finished = False
         try:
             for item in minips.run_commands(specs, self.context, input=command.input):
                 if isinstance(item, items.Sleep):
@@ -178,39 +234,39 @@ class PsrpShell:
                     continue
                 if isinstance(item, items.Finished):
                     finish(pipeline, item)
+                    finished = True
                     break
                 if errors_to_output and isinstance(item, items.Error):
                     emit(pipeline, items.Output(item.record), self.context)
                 else:
                     emit(pipeline, item, self.context)
                 self._pump()
-                if self.outbox.pending(pipeline.pipeline_id) > _BACKPRESSURE_BYTES:
+                if self.outbox.pending(command.pipeline_id) > _BACKPRESSURE_BYTES:
                     await self.outbox.wait(
-                        lambda: self.outbox.pending(pipeline.pipeline_id) < _BACKPRESSURE_BYTES,
+                        lambda: self.outbox.pending(command.pipeline_id) < _BACKPRESSURE_BYTES,
                         _LONGEST_SLEEP_S,
                     )
         finally:
             command.done = True
             self._pump()
+        recorder = command.recorder
+        if finished and recorder is not None and recorder.replayable:
+            self._answers.put(recorder.key, recorder.messages)
 
     def _pump(self) -> None:
         while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
+            command = self._by_pipeline.get(payload.pipeline_id) if payload.pipeline_id else None
+            recorder = command.recorder if command is not None else None
             for fragment in split_fragments(payload.data):
                 self.outbox.put(payload.pipeline_id, fragment)
+                if recorder is not None:
+                    recorder.add(fragment)
         self.outbox.wake()
 
-    def _forget(self, command: _Command) -> None:
-        self.commands.pop(command.command_id, None)
-        self.outbox.discard(command.pipeline.pipeline_id)
-        command.pipeline.close()
 
-    def target_of(self, command_id: str | None) -> tuple[uuid.UUID | None, _Command | None]:
-        if command_id is None:
-            return None, None
-        command = self.commands.get(command_id.upper())
-        if command is None:
-            raise KeyError(command_id)
-        return command.pipeline.pipeline_id, command
+def _cacheable(pipeline: psrpcore.ServerPipeline) -> bool:
+    """Its output is a function of host and delegation alone (no clock, no sleep, no user)."""
+    return all(minips.is_cacheable(c.command_text) for c in cast(Any, pipeline.metadata).commands)
 
 
 def _errors_merged_to_output(pipeline: psrpcore.ServerPipeline) -> bool:

@@ -98,7 +98,8 @@ class WSManService:
                 shell_id,
                 context,
                 fragment_size=_payload_budget(env),
-                on_execution=lambda: host.count(Counter.EXECUTIONS),
+                on_execution=host.count_execution,
+                answers=host.answers,
             )
             new.open(request.creation_xml)
         else:
@@ -180,6 +181,7 @@ class WSManService:
         state = None
         if command is not None and command.done and target.outbox.pending(pipeline_id) == 0:
             state = shell.CommandState(command.command_id, names.COMMAND_STATE_DONE, exit_code=0)
+            target.delivered(command)
         return shell.build_receive_response(chunks, state)
 
     async def _signal(

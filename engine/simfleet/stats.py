@@ -22,6 +22,7 @@ class Counter(enum.IntEnum):
     BYTES_OUT = 6
     REQUESTS = 7
     FAULTS = 8
+    REPLAYED = 9  # executions answered from the host's recorded answers
 
 
 _KEYS = {c: c.name.lower() for c in Counter}

@@ -7,18 +7,20 @@ wire as the test wrote them, so a test can send exactly what it means, malformed
 from __future__ import annotations
 
 import base64
+import struct
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psrpcore
 import requests
-from psrpcore.types import PSInvocationState, RunspacePoolState
+from psrpcore.types import PSInvocationState, PSRPMessageType, RunspacePoolState
 
 from psfleet.wsman import Envelope, Fault, build_request, names, parse_envelope, parse_fault, shell
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
 SOAP = "application/soap+xml;charset=UTF-8"
+_FRAGMENT = struct.Struct(">QQBI")  # object id, fragment id, start/end flags, length
 MAX_POLLS = 500  # Receive requests one helper call makes before it gives up
 
 
@@ -49,6 +51,24 @@ class Answer:
     def fault_code(self) -> int | None:
         fault = self.fault
         return fault.code if fault else None
+
+
+def psrp_message_types(envelope: Envelope) -> list[str]:
+    """The PSRP message types that start in a response's streams, in order (no decoding)."""
+    types: list[str] = []
+    if envelope.body is None:
+        return types
+    for stream in envelope.body.iter(f"{{{names.NS_SHELL}}}Stream"):
+        data = base64.b64decode(stream.text or "")
+        position = 0
+        while position + _FRAGMENT.size <= len(data):
+            _, _, flags, length = _FRAGMENT.unpack_from(data, position)
+            start = position + _FRAGMENT.size
+            if flags & 1:
+                (kind,) = struct.unpack_from("<I", data, start + 4)
+                types.append(PSRPMessageType(kind).name)
+            position = start + length
+    return types
 
 
 class RawPeer:

@@ -19,7 +19,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from psrpcore.types import PSRPMessageType
-from raw_wsman import Answer, RawPeer
+from raw_wsman import Answer, RawPeer, psrp_message_types
 
 from psfleet.simfleet.config import SimConfig
 from psfleet.testing.captures import Exchange, capture_names, load_capture
@@ -73,21 +73,7 @@ def fleet() -> Iterator[ThreadedFleet]:
 
 
 def psrp_types(envelope: Envelope) -> list[str]:
-    """The PSRP message types that start in a response's streams, in order."""
-    types: list[str] = []
-    if envelope.body is None:
-        return types
-    for stream in envelope.body.iter(f"{_S}Stream"):
-        data = base64.b64decode(stream.text or "")
-        position = 0
-        while position + _FRAGMENT.size <= len(data):
-            _, _, flags, length = _FRAGMENT.unpack_from(data, position)
-            start = position + _FRAGMENT.size
-            if flags & 1:
-                (kind,) = struct.unpack_from("<I", data, start + 4)
-                types.append(PSRPMessageType(kind).name)
-            position = start + length
-    return [t for t in types if t not in _NOISE]
+    return [t for t in psrp_message_types(envelope) if t not in _NOISE]
 
 
 def winrs_streams(envelope: Envelope) -> list[tuple[str, bool]]:
