@@ -35,6 +35,8 @@ class ProbePlan:
     script: str = DEFAULT_SCRIPT
     commands: int = 3  # warm repeats after the first run
     host_timeout_s: float = 60.0
+    # Probed one at a time before the fan-out: RTT and CPU per host without contention.
+    unloaded_hosts: int = 3
 
 
 @dataclass(slots=True)
@@ -53,6 +55,7 @@ class HostProbe:
     close_s: float | None = None
     requests: int = 0  # WSMan requests, auth handshake legs not included
     total_s: float = 0.0
+    cpu_s: float | None = None  # this host's client CPU, known when it was probed alone
 
     @property
     def ok(self) -> bool:

@@ -1,15 +1,19 @@
 """A FleetBench as the figures `psfleet bench --json` prints, fleet totals and per host.
 
-Times are in ms. `round_trips_per_host` counts the connect as the round trips its
-time spans (connect / RTT: TCP, TLS and auth legs, which the client sends out of
-sight of the request counter) plus every later WSMan request; the limit model
-turns it, the RTT and the client CPU per host into the concurrency they call for.
+Times are in ms. Latencies cover every host; hosts/s, commands/s and client CPU per
+host cover the fan-out; `unloaded` holds the hosts probed one at a time first, which
+feed the limit model (`needed_concurrency`, `limit`, `predicted_hosts_per_s`).
+
+`round_trips_per_host` counts the connect as the round trips its time spans (connect / RTT:
+TCP, TLS and auth legs, which the client sends out of sight of the request counter) plus
+every later WSMan request; the limit model turns it, the RTT and the client CPU per host
+into the concurrency they call for.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from statistics import fmean
+from statistics import fmean, median
 from typing import Any
 
 from psfleet.bench.fleet import FleetBench
@@ -64,26 +68,62 @@ def host_json(probe: HostProbe) -> dict[str, Any]:
         "round_trips_per_host": _round(round_trips_per_host(probe)),
         "requests": probe.requests,
         "total_ms": _round(probe.total_s * _MS),
+        "client_cpu_ms": _round(probe.cpu_s * _MS if probe.cpu_s is not None else None),
     }
 
 
+def _window(bench: FleetBench) -> tuple[list[HostProbe], float, float]:
+    """The fan-out's hosts, wall and CPU; everything when there was no fan-out after all."""
+    if bench.loaded:
+        return bench.loaded, *bench.end.since(bench.unloaded_end)
+    return bench.probes, *bench.end.since(bench.start)
+
+
 def fleet_model(bench: FleetBench) -> LimitModel | None:
-    """The limit model with this run's medians, or None before any host answered."""
-    ok = [p for p in bench.probes if p.ok]
-    rtt = summarize([p.rtt_s for p in ok if p.rtt_s is not None])
-    trips = [t for t in (round_trips_per_host(p) for p in ok) if t is not None]
-    hosts = len(bench.probes)
-    if rtt is None or not trips or not hosts:
+    """The limit model from the hosts probed one at a time: medians of RTT, round trips and
+    CPU per host (the median leaves out the first host's one-time costs: imports, caches).
+    Without any, from the whole fan-out."""
+    sample = [p for p in bench.unloaded if p.ok and p.cpu_s is not None]
+    if sample:
+        cpu_s = median(p.cpu_s for p in sample if p.cpu_s is not None)
+    else:
+        window, _, window_cpu_s = _window(bench)
+        sample = [p for p in window if p.ok]
+        cpu_s = window_cpu_s / len(window) if window else 0.0
+    rtt = summarize([p.rtt_s for p in sample if p.rtt_s is not None])
+    trips = [t for t in (round_trips_per_host(p) for p in sample) if t is not None]
+    if rtt is None or not trips:
         return None
-    cpu_s = (bench.end.cpu_s - bench.start.cpu_s) / hosts
-    return LimitModel(round_trips=fmean(trips), rtt_s=rtt.p50, cpu_s=cpu_s)
+    return LimitModel(round_trips=median(trips), rtt_s=rtt.p50, cpu_s=cpu_s)
+
+
+def _p50_ms(values: list[float | None]) -> float | None:
+    summary = summarize(_ms(values))
+    return _round(summary.p50) if summary else None
+
+
+def unloaded_json(bench: FleetBench, model: LimitModel | None) -> dict[str, Any] | None:
+    """The hosts probed one at a time: what the limit model is built from."""
+    sample = bench.unloaded
+    if not sample:
+        return None
+    ok = [p for p in sample if p.ok]
+    return {
+        "hosts": len(sample),
+        "ok": len(ok),
+        "rtt_ms": _p50_ms([p.rtt_s for p in ok]),
+        "connect_ms": _p50_ms([p.connect_s for p in ok]),
+        "pool_open_ms": _p50_ms([p.pool_open_s for p in ok]),
+        "warm_ms": _p50_ms([w for p in ok for w in p.warm_s]),
+        "client_cpu_ms_per_host": _p50_ms([p.cpu_s for p in ok]),
+        "round_trips_per_host": _round(model.round_trips) if model else None,
+    }
 
 
 def fleet_json(bench: FleetBench) -> dict[str, Any]:
     probes = bench.probes
     ok = [p for p in probes if p.ok]
-    wall_s, cpu_s = bench.end.since(bench.start)
-    commands = sum(p.commands_done for p in probes)
+    window, window_wall_s, window_cpu_s = _window(bench)
     command_requests = [n for p in ok for n in p.command_requests]
     model = fleet_model(bench)
     return {
@@ -93,7 +133,7 @@ def fleet_json(bench: FleetBench) -> dict[str, Any]:
         "commands": bench.plan.commands,
         "throttle": bench.throttle,
         "auth": bench.auth,
-        "wall_s": round(wall_s, 3),
+        "wall_s": round(bench.end.wall_s - bench.start.wall_s, 3),
         "rtt_ms": summary_json(_ms([p.rtt_s for p in ok])),
         "connect_ms": summary_json(_ms([p.connect_s for p in ok])),
         "pool_open_ms": summary_json(_ms([p.pool_open_s for p in ok])),
@@ -102,13 +142,19 @@ def fleet_json(bench: FleetBench) -> dict[str, Any]:
         "close_ms": summary_json(_ms([p.close_s for p in ok])),
         "round_trips_per_command": _round(fmean(command_requests)) if command_requests else None,
         "round_trips_per_host": _round(model.round_trips) if model else None,
-        "hosts_per_s": round(len(ok) / wall_s, 2) if wall_s > 0 else None,
-        "commands_per_s": round(commands / wall_s, 2) if wall_s > 0 else None,
-        "client_cpu_ms_per_host": round(cpu_s / len(probes) * _MS, 3) if probes else None,
+        # Throughput and CPU of the fan-out (the hosts after the unloaded ones).
+        "hosts_per_s": _rate(sum(p.ok for p in window), window_wall_s),
+        "commands_per_s": _rate(sum(p.commands_done for p in window), window_wall_s),
+        "client_cpu_ms_per_host": round(window_cpu_s / len(window) * _MS, 3) if window else None,
         "peak_rss_mb": round(bench.end.peak_rss_mb, 1),
         "failures": dict(Counter(p.status.value for p in probes if not p.ok)),
+        "unloaded": unloaded_json(bench, model),
         "needed_concurrency": model.needed_concurrency() if model else None,
         "limit": model.limit(bench.throttle) if model else None,
         "predicted_hosts_per_s": round(model.hosts_per_s(bench.throttle), 2) if model else None,
         "per_host": [host_json(p) for p in probes],
     }
+
+
+def _rate(count: int, seconds: float) -> float | None:
+    return round(count / seconds, 2) if seconds > 0 else None

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 _FD_DIR = "/proc/self/fd"
+_STATUS = "/proc/self/status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,14 @@ def usage_now() -> Usage:
 
 
 def peak_rss_mb() -> float:
+    """VmHWM where Linux has it: ru_maxrss survives exec, so it can be the parent's peak."""
+    try:
+        with open(_STATUS, encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -59,6 +59,14 @@ def bench(
     commands: Annotated[
         int, typer.Option("--commands", min=0, max=1000, help="Warm repeats on the open pool.")
     ] = 3,
+    unloaded: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Hosts probed one at a time before the fan-out: RTT and CPU per host without "
+            "contention, for the limit model.",
+        ),
+    ] = 3,
     cluster: Annotated[
         str | None, typer.Option(help="Probe every node of this failover cluster.")
     ] = None,
@@ -111,7 +119,9 @@ def bench(
         connect_timeout=connect_timeout,
         operation_timeout=operation_timeout,
     )
-    plan = ProbePlan(script=command, commands=commands, host_timeout_s=timeout)
+    plan = ProbePlan(
+        script=command, commands=commands, host_timeout_s=timeout, unloaded_hosts=unloaded
+    )
     try:
         if not command.strip():
             raise UsageError("-c/--command is empty")
@@ -193,10 +203,16 @@ def _throughput_table(figures: dict[str, Any]) -> Table:
     table.add_row("wall time (s)", _num(figures["wall_s"], 2))
     table.add_row("hosts/s", _num(figures["hosts_per_s"]))
     table.add_row("commands/s", _num(figures["commands_per_s"]))
-    table.add_row("client CPU per host (ms)", _num(figures["client_cpu_ms_per_host"], 2))
+    table.add_row("client CPU per host, fan-out (ms)", _num(figures["client_cpu_ms_per_host"], 2))
     table.add_row("round trips per command", _num(figures["round_trips_per_command"]))
     table.add_row("round trips per host", _num(figures["round_trips_per_host"]))
     table.add_row("peak RSS (MB)", _num(figures["peak_rss_mb"]))
+    calm = figures["unloaded"]
+    if calm is not None:
+        table.add_row(
+            f"one host at a time ({calm['ok']} of {calm['hosts']}): RTT, CPU per host",
+            f"{_num(calm['rtt_ms'])} ms, {_num(calm['client_cpu_ms_per_host'], 2)} ms",
+        )
     needed = figures["needed_concurrency"]
     if needed is not None:
         table.add_row("throttle that keeps one core busy", str(needed))

@@ -42,6 +42,10 @@ def test_json_reports_the_injected_rtt_and_warm_latencies(lab: Lab) -> None:
     assert figures["connect_ms"]["p50"] >= 2 * lab.rtt_ms
     assert figures["client_cpu_ms_per_host"] > 0
     assert figures["needed_concurrency"] >= 1
+    unloaded = figures["unloaded"]  # the limit model's inputs, measured one host at a time
+    assert (unloaded["hosts"], unloaded["ok"]) == (3, 3)
+    assert abs(unloaded["rtt_ms"] - lab.rtt_ms) <= RTT_TOLERANCE_MS
+    assert unloaded["client_cpu_ms_per_host"] > 0
 
 
 def test_failures_are_counted_by_class_and_shown_per_host(lab: Lab) -> None:

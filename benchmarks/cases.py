@@ -1,0 +1,181 @@
+"""What the harness runs: cases (workload x fleet x tool) and the quick and full profiles.
+
+A case names the simulated fleet it needs (hosts, RTT, TLS), the workload (`cold`:
+connect, authenticate, open, one command, close; `warm`: the same command again on
+pools already open; `large`: a cold host whose command returns many objects) and
+the tool that runs it. Cases that share a fleet run back to back on one simulator.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Kind = Literal["cold", "warm", "large"]
+Auth = Literal["ntlm", "basic-https"]
+
+SMALL_SCRIPT = "Get-Service WinRM"
+LARGE_OBJECTS = 10_000
+LARGE_SCRIPT = (
+    f'1..{LARGE_OBJECTS} | ForEach-Object {{ [pscustomobject]@{{ Id = $_; Name = "item$_" }} }}'
+)
+PSFLEET_THROTTLE = 256  # above what the limit model asks for at 100 ms RTT (see docs)
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """`psfleet`, or a peer with its thread count: pypsrp-256, pywinrm-32."""
+
+    name: str
+    threads: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.threads is None else f"{self.name}-{self.threads}"
+
+    @classmethod
+    def parse(cls, label: str) -> Tool:
+        name, _, threads = label.partition("-")
+        if name not in ("psfleet", "pypsrp", "pywinrm"):
+            raise ValueError(f"unknown tool {label!r}")
+        if name == "psfleet":
+            return cls(name)
+        if not threads.isdigit():
+            raise ValueError(f"{label!r}: peers need a thread count, e.g. {name}-32")
+        return cls(name, int(threads))
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    hosts: int
+    rtt_ms: float
+    tls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    kind: Kind
+    fleet: Fleet
+    tool: Tool
+    auth: Auth = "ntlm"
+    time_limit_s: float = 60.0
+    throttle: int | None = None  # psfleet's --throttle; None for PSFLEET_THROTTLE
+
+    @property
+    def script(self) -> str:
+        return LARGE_SCRIPT if self.kind == "large" else SMALL_SCRIPT
+
+    @property
+    def expected_objects(self) -> int:
+        return LARGE_OBJECTS if self.kind == "large" else 1
+
+    @property
+    def psfleet_throttle(self) -> int:
+        return self.throttle or PSFLEET_THROTTLE
+
+    @property
+    def name(self) -> str:
+        auth = "" if self.auth == "ntlm" else f" {self.auth}"
+        throttle = f" throttle {self.throttle}" if self.throttle else ""
+        return (
+            f"{self.kind} {self.fleet.hosts} hosts rtt {self.fleet.rtt_ms:g} ms{auth}"
+            f" [{self.tool.label}{throttle}]"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "hosts": self.fleet.hosts,
+            "rtt_ms": self.fleet.rtt_ms,
+            "tls": self.fleet.tls,
+            "auth": self.auth,
+            "tool": self.tool.label,
+            "throttle": self.psfleet_throttle if self.tool.name == "psfleet" else None,
+            "threads": self.tool.threads,
+            "script": self.script,
+            "time_limit_s": self.time_limit_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    cases: list[Case]
+    probes: list[Fleet]  # `psfleet bench` runs: RTT, connect, pool open, round trips
+    profile_fleet: Fleet  # where the cold path is profiled (cProfile, throttle 1)
+    profile_hosts: int = 100
+
+    def fleets(self) -> list[Fleet]:
+        """Every fleet the profile needs, in first-use order: one simulator each."""
+        wanted = [c.fleet for c in self.cases] + self.probes + [self.profile_fleet]
+        return list(dict.fromkeys(wanted))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "cases": len(self.cases),
+            "probes": [asdict(f) for f in self.probes],
+            "profile_fleet": asdict(self.profile_fleet),
+            "profile_hosts": self.profile_hosts,
+        }
+
+
+def _tools(*labels: str) -> list[Tool]:
+    return [Tool.parse(label) for label in labels]
+
+
+def _grid(
+    kind: Kind,
+    hosts: list[int],
+    rtts: list[float],
+    tools: list[Tool],
+    limit: float,
+    auth: Auth = "ntlm",
+) -> list[Case]:
+    tls = auth == "basic-https"
+    return [
+        Case(kind, Fleet(h, r, tls), t, auth, limit)
+        for h, r, t in itertools.product(hosts, rtts, tools)
+    ]
+
+
+def _floor(hosts: int, limit: float) -> list[Case]:
+    """psfleet one host at a time at RTT 0: its CPU per host without concurrency."""
+    psfleet = Tool("psfleet")
+    fleet = Fleet(hosts, 0.0)
+    return [Case(k, fleet, psfleet, "ntlm", limit, throttle=1) for k in ("cold", "warm")]
+
+
+def quick() -> Profile:
+    """A few minutes on 2 cores: the shape of every comparison, at 100 and 1000 hosts."""
+    limit = 90.0
+    cold_tools = _tools("psfleet", "pypsrp-32", "pypsrp-256")
+    cases = [
+        *_grid("cold", [100, 1000], [0, 20], cold_tools, limit),
+        *_grid("cold", [100], [20], _tools("pywinrm-256"), limit),
+        *_grid("cold", [100], [20], _tools("psfleet", "pypsrp-256"), limit, "basic-https"),
+        *_grid("warm", [1000], [20], _tools("psfleet", "pypsrp-256"), limit),
+        *_grid("large", [10], [20], _tools("psfleet", "pypsrp-32"), limit),
+        *_floor(100, limit),
+    ]
+    return Profile("quick", cases, [Fleet(100, 20.0)], Fleet(100, 0.0))
+
+
+def full() -> Profile:
+    """Everything issue #7 lists; peers that cannot finish in the limit are recorded as such."""
+    limit = 240.0
+    everyone = _tools("psfleet", "pypsrp-32", "pypsrp-256", "pywinrm-32", "pywinrm-256")
+    by_auth = _tools("psfleet", "pypsrp-256", "pywinrm-256")
+    cases = [
+        *_grid("cold", [100, 1000, 5000], [0, 20, 100], everyone, limit),
+        *_grid("cold", [1000], [20], by_auth, limit, "basic-https"),
+        *_grid("warm", [1000, 5000], [20], by_auth, limit),
+        *_grid("large", [50], [20], _tools("psfleet", "pypsrp-32", "pywinrm-32"), limit),
+        *_floor(1000, limit),
+    ]
+    probes = [Fleet(1000, rtt) for rtt in (0.0, 20.0, 100.0)]
+    return Profile("full", cases, probes, Fleet(1000, 0.0), profile_hosts=200)
+
+
+PROFILES = {"quick": quick, "full": full}

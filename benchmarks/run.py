@@ -1,0 +1,109 @@
+"""Run a profile: one simulator per fleet shape, its cases, probes and profile; write JSON.
+
+The JSON is rewritten after every case, so an interrupted run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import machine
+from benchmarks.cases import Case, Profile
+from benchmarks.placement import Placement
+from benchmarks.probes import run_cold_profile, run_probe
+from benchmarks.simulator import Simulator
+from benchmarks.supervise import run_case
+
+SCHEMA = 1
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def header(profile: Profile, placement: Placement, command: list[str]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "profile": profile.as_json(),
+        "command": command,
+        "started": _now(),
+        "finished": None,
+        "machine": machine.machine(),
+        "versions": machine.versions(),
+        "git": machine.git(),
+        "placement": placement.as_json(),
+        "load_before": machine.load(),
+        "load_after": None,
+        "cases": [],
+        "probes": [],
+        "cold_profile": None,
+    }
+
+
+def save(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def one_line(record: dict[str, Any]) -> str:
+    if record.get("wall_s") is None:
+        return f"{record['status']}: {record.get('note')}"
+    return (
+        f"{record['status']}, {record['ok']}/{record['hosts']} ok in {record['wall_s']:.1f} s, "
+        f"{record['hosts_per_s']:.1f} hosts/s, client {record['client_cpu_ms_per_host']:.1f} "
+        f"ms/host, server {record['server_cpu_ms_per_host']:.1f} ms/host ({record['bound']})"
+    )
+
+
+def run_profile(
+    profile: Profile, placement: Placement, out_dir: Path, command: list[str], *, extras: bool
+) -> Path:
+    document = header(profile, placement, command)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    path = out_dir / f"{profile.name}-{stamp}.json"
+    save(path, document)
+    total = len(profile.cases)
+    for fleet in profile.fleets():
+        cases = [c for c in profile.cases if c.fleet == fleet]
+        probe = extras and fleet in profile.probes
+        cold_profile = extras and fleet == profile.profile_fleet
+        if not (cases or probe or cold_profile):
+            continue
+        with tempfile.TemporaryFile("w+") as log:
+            try:
+                with Simulator(fleet, log, cpus=placement.server) as sim:
+                    for case in cases:
+                        done = len(document["cases"]) + 1
+                        say(f"[{done}/{total}] {case.name} ...")
+                        document["cases"].append(run_case(case, sim, placement))
+                        say(f"    {one_line(document['cases'][-1])}")
+                        save(path, document)
+                    if probe:
+                        say(f"psfleet bench on {fleet.hosts} hosts at {fleet.rtt_ms:g} ms ...")
+                        document["probes"].append(run_probe(fleet, sim, placement))
+                    if cold_profile:
+                        say(f"profiling the cold path on {profile.profile_hosts} hosts ...")
+                        hosts = profile.profile_hosts
+                        document["cold_profile"] = run_cold_profile(sim, placement, hosts)
+            except RuntimeError as exc:  # the simulator did not start: say so for its cases
+                document["cases"].extend(_not_run(case, str(exc)) for case in cases)
+        save(path, document)
+    document["load_after"] = machine.load()
+    document["finished"] = _now()
+    save(path, document)
+    return path
+
+
+def _not_run(case: Case, reason: str) -> dict[str, Any]:
+    return case.as_json() | {"status": "not run", "note": reason}
