@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,6 +91,12 @@ class ConnectionArgs:
     allow_basic_over_http: bool = False
     connect_timeout: float = 10.0
     operation_timeout: float = 20.0
+
+    @classmethod
+    def pick(cls, values: Mapping[str, Any]) -> ConnectionArgs:
+        """The connection options among a command's parameters (pass it `locals()`)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 def credential(args: ConnectionArgs) -> Credential | None:

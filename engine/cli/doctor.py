@@ -57,23 +57,7 @@ def doctor(
 
     Changes nothing on the host. Exit code: 0 every check passed, 1 some failed, 2 usage error.
     """
-    connection = ConnectionArgs(
-        auth=auth,
-        user=user,
-        password_file=password_file,
-        ssl=ssl,
-        port=port,
-        ca_file=ca_file,
-        insecure_skip_tls_verify=insecure_skip_tls_verify,
-        client_cert=client_cert,
-        client_key=client_key,
-        configuration_name=configuration_name,
-        delegate_to=delegate_to,
-        delegate=delegate,
-        allow_basic_over_http=allow_basic_over_http,
-        connect_timeout=connect_timeout,
-        operation_timeout=operation_timeout,
-    )
+    connection = ConnectionArgs.pick(locals())
     try:
         other = check_second_hop_name(second_hop) if second_hop is not None else None
         options = RunOptions(client=common.build_client_options(connection), port=port, tls=ssl)

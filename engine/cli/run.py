@@ -95,23 +95,7 @@ def run(
     """
     try:
         scripts = _scripts(command or [], file)
-        connection = ConnectionArgs(
-            auth=auth,
-            user=user,
-            password_file=password_file,
-            ssl=ssl,
-            port=port,
-            ca_file=ca_file,
-            insecure_skip_tls_verify=insecure_skip_tls_verify,
-            client_cert=client_cert,
-            client_key=client_key,
-            configuration_name=configuration_name,
-            delegate_to=delegate_to,
-            delegate=delegate,
-            allow_basic_over_http=allow_basic_over_http,
-            connect_timeout=connect_timeout,
-            operation_timeout=operation_timeout,
-        )
+        connection = ConnectionArgs.pick(locals())
         options = RunOptions(
             client=common.build_client_options(connection),
             throttle=throttle,

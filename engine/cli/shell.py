@@ -51,20 +51,7 @@ def shell(
     operation_timeout: common.OperationTimeout = 20.0,
 ) -> None:
     """An interactive session on one host, like Enter-PSSession."""
-    connection = ConnectionArgs(
-        auth=auth,
-        user=user,
-        password_file=password_file,
-        ssl=ssl,
-        port=port,
-        ca_file=ca_file,
-        insecure_skip_tls_verify=insecure_skip_tls_verify,
-        configuration_name=configuration_name,
-        delegate_to=delegate_to,
-        delegate=delegate,
-        connect_timeout=connect_timeout,
-        operation_timeout=operation_timeout,
-    )
+    connection = ConnectionArgs.pick(locals())
     try:
         options = RunOptions(client=common.build_client_options(connection), port=port, tls=ssl)
         target = _one_target(host, inventory, port)
