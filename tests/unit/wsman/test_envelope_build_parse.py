@@ -97,14 +97,16 @@ def test_malformed_input_is_a_protocol_error(data: bytes) -> None:
         parse_envelope(data)
 
 
+_BAD_BASE64_RECEIVE = (
+    '<rsp:ReceiveResponse><rsp:Stream Name="stdout">!!!</rsp:Stream></rsp:ReceiveResponse>'
+)
+
+
 def test_bad_base64_stream_is_a_protocol_error() -> None:
     data = build_response(
         action="a",
         relates_to="r",
-        body=(
-            '<rsp:ReceiveResponse><rsp:Stream Name="stdout">!!!</rsp:Stream>'
-            "</rsp:ReceiveResponse>"
-        ),
+        body=_BAD_BASE64_RECEIVE,
     )
     with pytest.raises(errors.ProtocolError):
         shell.parse_receive_response(parse_envelope(data).body)
