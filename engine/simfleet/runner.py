@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.sharedctypes
+import os
 import resource
 import shutil
 import signal
@@ -23,6 +25,7 @@ from psfleet.simfleet.inventory import write_inventory
 from psfleet.simfleet.stats import WIDTH
 
 _WORKER_START_TIMEOUT_S = 300.0
+_PARENT_CHECK_S = 1.0
 
 
 def raise_open_file_limit() -> int:
@@ -79,13 +82,17 @@ async def _serve_one(config: SimConfig, inventory: Path | None) -> None:
 
 def _worker(config: SimConfig, cells: Any, only: range, ready: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    parent = os.getppid()
 
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         async with SimFleet(config, stats_cells=cells, only=only) as fleet:
             ready.put([(h.name, h.address, h.port) for h in fleet.hosts])
-            await stop.wait()
+            # A parent killed outright cannot stop its workers: they notice it is gone.
+            while os.getppid() == parent and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _PARENT_CHECK_S)
 
     raise_open_file_limit()
     try:
