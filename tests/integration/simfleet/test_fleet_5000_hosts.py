@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -25,7 +26,7 @@ THREADS = 32
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_5000_hosts_start_and_serve_300_pypsrp_clients(
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:

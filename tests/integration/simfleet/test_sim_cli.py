@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -64,8 +65,8 @@ def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
     return process.returncode, out
 
 
-def execute(address: str, port: int, script: str = "hostname", **options: object) -> str:
-    client = Client(address, port=port, username=USER, password=PASSWORD, auth="ntlm", **options)  # type: ignore[arg-type]
+def execute(address: str, port: int, script: str = "hostname", **options: Any) -> str:
+    client = Client(address, port=port, username=USER, password=PASSWORD, auth="ntlm", **options)
     output, _, had_errors = client.execute_ps(script)
     assert not had_errors
     return str(output)
