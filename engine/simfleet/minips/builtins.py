@@ -13,9 +13,11 @@ from psfleet.simfleet.minips.formatting import out_string
 from psfleet.simfleet.minips.items import Debug, Information, Progress, Sleep, Verbose, Warning
 from psfleet.simfleet.minips.parser import ParseError, parse
 from psfleet.simfleet.minips.values import (
+    clr_name,
     compare,
     enumerate_value,
     get_member,
+    is_collection,
     order_key,
     to_number,
     to_string,
@@ -40,6 +42,10 @@ _COMPARISONS = (
     "CEQ",
     "CNE",
 )
+_CONSOLE_COLORS = (
+    "Black", "DarkBlue", "DarkGreen", "DarkCyan", "DarkRed", "DarkMagenta", "DarkYellow", "Gray",
+    "DarkGray", "Blue", "Green", "Cyan", "Red", "Magenta", "Yellow", "White",
+)  # fmt: skip
 
 
 def _message(bound: Bound, param: str, inputs: Iterator[Any]) -> str:
@@ -127,12 +133,68 @@ def write_information(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Itera
     params=("Object", "ForegroundColor", "BackgroundColor", "Separator"),
     switches=("NoNewline",),
     positional=("Object",),
+    remaining="Object",
     pure=False,
 )
 def write_host(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
-    # PowerShell 5 sends Write-Host text on the information stream tagged PSHOST.
-    text = to_string(bound.get("Object")) if bound.has("Object") else to_string(collect(inputs))
-    rt.pending.append(Information(text, "Write-Host", ("PSHOST",)))
+    # One record per pipeline input object, written as each arrives; without input
+    # (nor -Object) an empty line.
+    idle = True
+    for value in [bound.get("Object")] if bound.has("Object") else inputs:
+        idle = False
+        _write_host(rt, bound, value)
+    if idle:
+        _write_host(rt, bound, None)
+    yield from ()
+
+
+def _write_host(rt: Runtime, bound: Bound, value: Any) -> None:
+    # PowerShell 5 sends Write-Host text on the information stream, tagged PSHOST,
+    # as a HostInformationMessage.
+    separator = bound.get("Separator", " ")
+    text = _host_text(value, "" if separator is None else to_string(separator))
+    message = objects.host_information_message(
+        text,
+        bool(bound.get("NoNewline")),
+        _console_color(bound.get("ForegroundColor")),
+        _console_color(bound.get("BackgroundColor")),
+    )
+    rt.pending.append(Information(message, "Write-Host", ("PSHOST",)))
+
+
+def _host_text(value: Any, separator: str) -> str:
+    """Write-Host's text: collections unrolled (nested ones too), joined by the separator."""
+    if is_collection(value):
+        return separator.join(_host_text(v, separator) for v in value)
+    return to_string(value)
+
+
+def _console_color(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = to_string(value)
+    return next((c for c in _CONSOLE_COLORS if c.lower() == text.lower()), text)
+
+
+@cmdlet(
+    "Set-Variable",
+    _UTILITY.format("SetVariable"),
+    params=("Name", "Value", "Scope"),
+    positional=("Name", "Value"),
+    aliases=("set", "sv"),
+)
+def set_variable(rt: Runtime, bound: Bound, inputs: Iterator[Any]) -> Iterator[Any]:
+    # -Scope is accepted and has no effect: a minips run has one scope.
+    if not bound.has("Name"):
+        raise StatementError(
+            records.missing_mandatory(
+                bound.name, _UTILITY.format("SetVariable"), "Name", rt.where(bound.pos, bound.name)
+            )
+        )
+    # Without -Value the pipeline input is the value, all of it.
+    value = bound.get("Value") if bound.has("Value") else collect(inputs)
+    for name in enumerate_value(bound.get("Name")):
+        rt.vars[to_string(name).lower()] = value
     yield from ()
 
 
@@ -361,18 +423,9 @@ def _select(rt: Runtime, value: Any, props: list[Any]) -> Any:
     source = (
         type_names[0]
         if type_names and not isinstance(value, (str, int, float))
-        else _clr_name(value)
+        else clr_name(value)
     )
     return objects.custom(picked, f"Selected.{source}")
-
-
-def _clr_name(value: Any) -> str:
-    return {
-        str: "System.String",
-        int: "System.Int32",
-        float: "System.Double",
-        bool: "System.Boolean",
-    }.get(type(value), "System.Object")
 
 
 @cmdlet(

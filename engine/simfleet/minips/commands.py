@@ -45,6 +45,9 @@ class Cmdlet:
     params: tuple[str, ...] = ()
     switches: frozenset[str] = frozenset()
     positional: tuple[str, ...] = ()
+    # The parameter that takes positional arguments beyond `positional`
+    # (ValueFromRemainingArguments, as Write-Host's -Object).
+    remaining: str | None = None
     # False when output depends on more than (script, host, delegable, args, input).
     pure: bool = True
     aliases: tuple[str, ...] = field(default=())
@@ -59,13 +62,16 @@ def cmdlet(
     params: tuple[str, ...] = (),
     switches: tuple[str, ...] = (),
     positional: tuple[str, ...] = (),
+    remaining: str | None = None,
     pure: bool = True,
     aliases: tuple[str, ...] = (),
 ) -> Callable[[CmdletFn], CmdletFn]:
     """Register fn under name and its aliases."""
 
     def register(fn: CmdletFn) -> CmdletFn:
-        spec = Cmdlet(name, type_name, fn, params, frozenset(switches), positional, pure, aliases)
+        spec = Cmdlet(
+            name, type_name, fn, params, frozenset(switches), positional, remaining, pure, aliases
+        )
         for key in (name, *aliases):
             REGISTRY[key.lower()] = spec
         return fn

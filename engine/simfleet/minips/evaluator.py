@@ -19,7 +19,7 @@ from psrpcore.types import ErrorCategory, ErrorRecord, InvocationInfo, PSVersion
 
 from psfleet.simfleet import cmdshell
 from psfleet.simfleet.hostfacts import SessionContext
-from psfleet.simfleet.minips import commands, objects, records
+from psfleet.simfleet.minips import commands, objects, records, securestring
 from psfleet.simfleet.minips import syntax as s
 from psfleet.simfleet.minips.items import Error, StreamItem
 from psfleet.simfleet.minips.values import (
@@ -98,6 +98,8 @@ class Runtime:
         self.pending: deque[StreamItem] = deque()
         # Inside Invoke-Expression or try, statement errors unwind instead of being reported.
         self.escalate = 0
+        # Unmanaged memory of Marshal calls: pointer -> the string it holds.
+        self.memory: dict[int, str] = {}
 
     # -- streams and errors -----------------------------------------------------
 
@@ -285,6 +287,7 @@ class Runtime:
         values: dict[str, Any] = {}
         positional = list(spec.positional)
         pending_name: str | None = None
+        remaining: list[Any] | None = None
         for name, value in args:
             if name is None and pending_name is not None:
                 values[pending_name.lower()] = value
@@ -293,9 +296,17 @@ class Runtime:
             if name is None:
                 while positional and positional[0].lower() in values:
                     positional.pop(0)
-                if not positional:
+                if positional:
+                    values[positional.pop(0).lower()] = value
+                elif spec.remaining is None:
                     raise StatementError(self.positional_error(spec, value, pos))
-                values[positional.pop(0).lower()] = value
+                else:
+                    # Extra arguments join the remaining-arguments parameter as one list.
+                    if remaining is None:
+                        key = spec.remaining.lower()
+                        remaining = [values[key]] if key in values else []
+                        values[key] = remaining
+                    remaining.append(value)
                 continue
             if pending_name is not None:
                 raise StatementError(self.missing_argument(spec, pending_name, pos))
@@ -488,6 +499,8 @@ class Runtime:
         )
 
     def static_call(self, type_name: str, name: str, args: list[Any]) -> Any:
+        if securestring.is_marshal(type_name):
+            return self.marshal_call(type_name, name, args)
         key = (type_name.removeprefix("system."), name.lower())
         if key == ("math", "round"):
             digits = int(to_number(args[1])) if len(args) > 1 else 0
@@ -498,6 +511,23 @@ class Runtime:
         if key == ("math", "min"):
             return min(to_number(a) for a in args)
         return self.static_member(type_name, name)
+
+    def marshal_call(self, type_name: str, name: str, args: list[Any]) -> Any:
+        try:
+            return securestring.marshal_call(self.memory, name, args)
+        except securestring.MarshalError as err:
+            raise StatementError(self.runtime_error(err.message, err.error_id)) from None
+        except securestring.Undecryptable:
+            # Windows fails the whole pipeline on such a value (while deserializing it).
+            raise Terminate(securestring.undecryptable()) from None
+        except LookupError:
+            message = (
+                f"Method invocation failed because [{type_name}] does not contain "
+                f"a method named '{name}'."
+            )
+            raise StatementError(
+                self.runtime_error(message, "MethodNotFound", "InvalidOperation")
+            ) from None
 
     def cast(self, type_name: str, value: Any) -> Any:
         simple = type_name.removeprefix("system.")

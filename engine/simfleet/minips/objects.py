@@ -300,3 +300,20 @@ def measure_info(count: int, prop: str | None, stats: dict[str, float | None]) -
             "Property": prop,
         },
     )
+
+
+def host_information_message(
+    text: str, no_newline: bool, foreground: str | None, background: str | None
+) -> PSObject:
+    """Write-Host's MessageData: the text and how the host should print it. A color not
+    given is None: the session has no host whose default colors could be read."""
+    return make(
+        ["System.Management.Automation.HostInformationMessage"],
+        text,
+        {
+            "Message": text,
+            "NoNewLine": no_newline,
+            "ForegroundColor": foreground,
+            "BackgroundColor": background,
+        },
+    )

@@ -175,6 +175,27 @@ def parameter_not_found(
     )
 
 
+def missing_mandatory(
+    command: str, cmdlet_type: str, name: str, where: InvocationInfo | None
+) -> ErrorRecord:
+    """A mandatory parameter not given: a remote session has no host to prompt for it."""
+    exc = exception(
+        [
+            "System.Management.Automation.ParameterBindingException",
+            "System.Management.Automation.RuntimeException",
+            "System.SystemException",
+        ],
+        f"Cannot process command because of one or more missing mandatory parameters: {name}.",
+    )
+    return record(
+        exc,
+        ErrorCategory.InvalidArgument,
+        f"MissingMandatoryParameter,{cmdlet_type}",
+        activity=command,
+        where=where,
+    )
+
+
 def remoting_failed(
     computer: str, detail: str, error_id: str, hresult: int, where: InvocationInfo | None
 ) -> ErrorRecord:

@@ -12,7 +12,14 @@ from psrpcore.types import PSScriptBlock
 
 from psfleet.simfleet import cmdshell
 from psfleet.simfleet.hostfacts import SessionContext
-from psfleet.simfleet.minips import builtins, commands, hostcmdlets, records, remoting
+from psfleet.simfleet.minips import (
+    builtins,
+    commands,
+    hostcmdlets,
+    records,
+    remoting,
+    securestring,
+)
 from psfleet.simfleet.minips import syntax as s
 from psfleet.simfleet.minips.evaluator import (
     ExitScript,
@@ -28,11 +35,14 @@ from psfleet.simfleet.minips.parser import ParseError, parse
 from psfleet.simfleet.minips.values import enumerate_value, to_string
 
 # The cmdlet modules register themselves on import.
-_CMDLET_MODULES = (builtins, hostcmdlets, remoting)
+_CMDLET_MODULES = (builtins, hostcmdlets, remoting, securestring)
 # Native commands whose output depends on the session user, not only on the host.
 _USER_DEPENDENT = frozenset({"whoami", "whoami.exe"})
 _IMPURE_VARS = frozenset({"env:username"})
-_IMPURE_STATICS = frozenset({"now", "utcnow"})
+# The clock, and reading a SecureString: the client encrypts it with the session's key.
+_IMPURE_STATICS = frozenset(
+    {"now", "utcnow", "securestringtobstr", "securestringtoglobalallocunicode"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +211,9 @@ def is_cacheable(script: str) -> bool:
 
     Not cacheable: anything reading the clock (Get-Date, [datetime]::Now, Get-Process
     CPU, Test-Cluster's report name, information records' TimeGenerated), Start-Sleep
-    (timing is the point), Invoke-Expression (text decided at run time) and what
-    depends on the user ($env:USERNAME, whoami).
+    (timing is the point), Invoke-Expression (text decided at run time), what
+    depends on the user ($env:USERNAME, whoami) and what depends on the session key
+    (ConvertTo-SecureString, reading a SecureString).
     """
     parsed = parse(script)
     return True if isinstance(parsed, ParseError) else _pure(parsed)

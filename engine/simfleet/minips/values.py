@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-from psrpcore.types import PSEnumBase, PSObject, PSVersion
+from psrpcore.types import PSEnumBase, PSObject, PSSecureString, PSVersion
 
 _MISSING = object()
 
@@ -147,7 +147,19 @@ def to_string(value: Any) -> str:
         return " ".join(to_string(v) for v in value)
     if _is(value, dict):
         return "System.Collections.Hashtable"
+    if _is(value, PSSecureString):
+        return "System.Security.SecureString"  # str() of a received one is its cipher text
     return str(value)
+
+
+def clr_name(value: Any) -> str:
+    """The .NET type name of a plain value."""
+    return {
+        str: "System.String",
+        int: "System.Int32",
+        float: "System.Double",
+        bool: "System.Boolean",
+    }.get(type(value), "System.Object")
 
 
 def to_bool(value: Any) -> bool:

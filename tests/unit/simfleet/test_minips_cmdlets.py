@@ -139,7 +139,8 @@ def test_write_cmdlets_use_their_streams_and_preferences(run) -> None:
     assert [v.message for v in result.of(Verbose)] == ["v"]
     assert [d.message for d in result.of(Debug)] == ["d"]
     info = result.of(Information)
-    assert [(i.message_data, i.source, i.tags) for i in info] == [
+    # Write-Host's message data is a HostInformationMessage whose ToString is the text.
+    assert [(str(i.message_data), i.source, i.tags) for i in info] == [
         ("i", "Write-Information", ("t1",)),
         ("h", "Write-Host", ("PSHOST",)),
     ]
