@@ -45,6 +45,7 @@ class ConnectionAuth:
     scheme: Scheme | None = None
     context: Any = field(default=None, repr=False)  # a pyspnego ContextProxy
     identity: Identity | None = None
+    basic_token: str | None = field(default=None, repr=False)  # the Basic header it verified
 
     @property
     def cipher(self) -> Any:
@@ -126,6 +127,10 @@ class AuthPolicy:
     def _basic(self, token_text: str, conn: ConnectionAuth) -> AuthStep:
         if not (self.tls or self.allow_unencrypted):
             return AuthStep(401)  # Basic sends the password in clear: refused on plain HTTP
+        if conn.scheme is Scheme.BASIC and conn.basic_token == token_text:
+            return AuthStep(200)  # clients repeat the header on every request: checked once
+        # A failed attempt leaves the connection unauthenticated, whatever it was before.
+        conn.scheme, conn.context, conn.identity, conn.basic_token = None, None, None, None
         try:
             user, _, password = base64.b64decode(token_text).decode("utf-8").partition(":")
         except (binascii.Error, ValueError):
@@ -133,7 +138,7 @@ class AuthPolicy:
         account = self.accounts.check_password(user, password)
         if account is None:
             return AuthStep(401, failed=True)
-        conn.scheme, conn.context = Scheme.BASIC, None
+        conn.scheme, conn.basic_token = Scheme.BASIC, token_text
         conn.identity = Identity(account.qualified, "basic", delegable=False)
         return AuthStep(200)
 

@@ -201,7 +201,8 @@ def _params() -> list[Any]:
     return [
         pytest.param(
             name,
-            marks=[pytest.mark.xfail(strict=True, reason=_MINIPS_GAPS[name])]
+            # Not strict: minips is being completed meanwhile; an XPASS says "drop the entry".
+            marks=[pytest.mark.xfail(strict=False, reason=_MINIPS_GAPS[name])]
             if name in _MINIPS_GAPS
             else [],
         )
