@@ -273,3 +273,21 @@ def test_plain_body_over_http_is_refused_when_unencrypted_is_not_allowed() -> No
         )
         assert response.status_code == 401
         assert strict.stats()["shells_opened"] == 0
+
+
+def test_a_failed_basic_attempt_unauthenticates_its_connection(peer: RawPeer) -> None:
+    http = requests.Session()  # one keep-alive connection throughout
+    body = envelope(names.ACTION_CREATE, shell.build_create())
+
+    def post(authorization: str | None) -> int:
+        headers = {"Content-Type": "application/soap+xml"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        return http.post(peer.url, headers=headers, data=body, timeout=5).status_code
+
+    good = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    wrong = "Basic " + base64.b64encode(f"{USER}:nope".encode()).decode()
+    assert post(good) == 500  # authenticated: a fault (a PowerShell Create without creationXml)
+    assert post(None) == 500  # the connection stays authenticated
+    assert post(wrong) == 401
+    assert post(None) == 401  # not the identity the connection had before
