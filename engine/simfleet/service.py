@@ -23,6 +23,8 @@ from psfleet.wsman.identify import build_identify_response, is_identify
 # the most one rsp:Stream element adds to its base64 text (tag, Name, CommandId, End).
 _ENVELOPE_OVERHEAD = 2048
 _STREAM_OVERHEAD = 128
+# ERROR_ALREADY_EXISTS: a Create that names the ShellId of a shell that is open.
+_ALREADY_EXISTS = 183
 _SESSION_CONFIGURATIONS = frozenset(
     {"microsoft.powershell", "microsoft.powershell32", "microsoft.powershell.workflow", "jea"}
 )
@@ -86,6 +88,8 @@ class WSManService:
         resource = env.resource_uri or ""
         request = shell.parse_create(env.body)
         shell_id = (request.shell_id or new_shell_id()).upper()
+        if shell_id in host.shells:
+            raise _Fault(_ALREADY_EXISTS, f"A shell with ShellId {shell_id} already exists.")
         host.check_shell_quota(identity.user)
         context = host.session(identity, self._lookup)
         new: Shell

@@ -291,3 +291,18 @@ def test_a_failed_basic_attempt_unauthenticates_its_connection(peer: RawPeer) ->
     assert post(None) == 500  # the connection stays authenticated
     assert post(wrong) == 401
     assert post(None) == 401  # not the identity the connection had before
+
+
+def test_a_create_with_the_id_of_an_open_shell_is_refused(
+    peer: RawPeer, fleet: ThreadedFleet
+) -> None:
+    pool = peer.open_pool()
+    again = peer.call(
+        names.ACTION_CREATE,
+        shell.build_create(shell_id=pool.shell_id, creation_xml=b"\x00" * 8),
+        resource=names.RESOURCE_POWERSHELL,
+    )
+    assert again.status == 500 and again.fault_code == 183
+    assert fleet.stats("node01")["shells_open"] == 1
+    assert pool.run("'the first is intact'").output == ["the first is intact"]
+    assert pool.close().status == 200
