@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks.cases import PROFILES, Profile, Tool
+from benchmarks.cases import PROFILES, Fleet, Profile, Tool
 from benchmarks.placement import Placement
 from benchmarks.report import write_docs
 from benchmarks.run import run_profile, say
@@ -51,15 +51,24 @@ def select(profile: Profile, args: argparse.Namespace) -> Profile:
     if tools:
         for label in tools:
             Tool.parse(label)  # a typo fails now, not after an hour
+
+    def fleet_wanted(fleet: Fleet) -> bool:
+        return (hosts is None or str(fleet.hosts) in hosts) and (
+            rtts is None or f"{fleet.rtt_ms:g}" in rtts
+        )
+
     cases = [
         dataclasses.replace(c, time_limit_s=args.time_limit or c.time_limit_s)
         for c in profile.cases
         if (tools is None or c.tool.label in tools)
         and (kinds is None or c.kind in kinds)
-        and (hosts is None or str(c.fleet.hosts) in hosts)
-        and (rtts is None or f"{c.fleet.rtt_ms:g}" in rtts)
+        and fleet_wanted(c.fleet)
     ]
-    return dataclasses.replace(profile, cases=cases)
+    extras = not args.no_extras and (tools is None or "psfleet" in tools)
+    probes = [f for f in profile.probes if extras and fleet_wanted(f)]
+    cold = profile.profile_fleet
+    cold = cold if extras and cold is not None and fleet_wanted(cold) else None
+    return dataclasses.replace(profile, cases=cases, probes=probes, profile_fleet=cold)
 
 
 def main(argv: list[str]) -> int:
@@ -68,11 +77,15 @@ def main(argv: list[str]) -> int:
     if args.list:
         for case in profile.cases:
             print(f"{case.name}  (limit {case.time_limit_s:g} s)")
+        for fleet in profile.probes:
+            print(f"psfleet bench on {fleet.hosts} hosts at {fleet.rtt_ms:g} ms")
+        if profile.profile_fleet is not None:
+            print(f"cold-path profile on {profile.profile_hosts} hosts")
         return 0
     placement = Placement.choose(pin=not args.no_pin)
     command = ["python", "-m", "benchmarks", *argv]
     say(f"{shlex.join(command)}: {len(profile.cases)} cases, placement {placement.as_json()}")
-    path = run_profile(profile, placement, args.out, command, extras=not args.no_extras)
+    path = run_profile(profile, placement, args.out, command)
     say(f"results: {path}")
     if not args.no_docs:
         for written in write_docs(path):

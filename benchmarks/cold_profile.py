@@ -4,7 +4,9 @@ psfleet.arun one host at a time (throttle 1, RTT 0, so only CPU shows), first
 without a profiler (the true CPU per host), then under cProfile with a CPU-time
 timer. cProfile slows Python code down unevenly, so its shares are scaled onto
 the unprofiled CPU per host: a layer's ms is its share of profiled self time
-times the true CPU. Run in a child pinned to the client CPU, like every tool.
+times the true CPU. Self time spent in generic helpers (stdlib modules such as enum,
+hmac, uuid, and builtins such as isinstance) is charged to the layers that called
+them, in proportion. Run in a child pinned to the client CPU, like every tool.
 """
 
 from __future__ import annotations
@@ -68,11 +70,33 @@ def layer_of(filename: str, function: str) -> str:
         for layer, words in _BUILTIN_LAYERS:
             if any(word in function for word in words):
                 return layer
-        return "builtins (other)"
+        return _BUILTINS
     for layer, marker in _FILE_LAYERS:
         if marker in filename:
             return layer
-    return "python stdlib (other)" if "/lib/python3" in filename else "other"
+    return _STDLIB if "/lib/python3" in filename else "other"
+
+
+Key = tuple[str, int, str]
+_STDLIB = "python stdlib (other)"
+_BUILTINS = "builtins (other)"
+_GENERIC = (_STDLIB, _BUILTINS)
+_CALLER_DEPTH = 4
+
+
+def owners(key: Key, stats: dict[Key, Any], depth: int = 0) -> dict[str, float]:
+    """Which layers a function's self time belongs to: its own, or (for a generic helper)
+    its callers', weighted by how much of its time each caller's calls took."""
+    layer = layer_of(key[0], key[2])
+    callers = stats[key][4]
+    spent = sum(edge[2] for edge in callers.values())
+    if layer not in _GENERIC or depth == _CALLER_DEPTH or spent <= 0:
+        return {layer: 1.0}
+    shares: dict[str, float] = defaultdict(float)
+    for caller, edge in callers.items():
+        for owner, weight in owners(caller, stats, depth + 1).items():
+            shares[owner] += weight * edge[2] / spent
+    return shares
 
 
 def short(filename: str, line: int, function: str) -> str:
@@ -102,8 +126,10 @@ def analyse(profile: cProfile.Profile, hosts: int, true_cpu_s: float) -> dict[st
     layers: dict[str, float] = defaultdict(float)
     rows = []
     phases: dict[str, float] = {}
-    for (filename, line, function), (_, calls, self_s, cumulative_s, _) in stats.items():
-        layers[layer_of(filename, function)] += self_s * scale
+    for key, (_, calls, self_s, cumulative_s, _) in stats.items():
+        filename, line, function = key
+        for owner, weight in owners(key, stats).items():
+            layers[owner] += self_s * scale * weight
         rows.append((self_s, cumulative_s, calls, short(filename, line, function)))
         for label, suffix, name in _PHASES:
             if filename.endswith(suffix) and function == name:

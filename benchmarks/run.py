@@ -66,9 +66,7 @@ def one_line(record: dict[str, Any]) -> str:
     )
 
 
-def run_profile(
-    profile: Profile, placement: Placement, out_dir: Path, command: list[str], *, extras: bool
-) -> Path:
+def run_profile(profile: Profile, placement: Placement, out_dir: Path, command: list[str]) -> Path:
     document = header(profile, placement, command)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     path = out_dir / f"{profile.name}-{stamp}.json"
@@ -76,8 +74,8 @@ def run_profile(
     total = len(profile.cases)
     for fleet in profile.fleets():
         cases = [c for c in profile.cases if c.fleet == fleet]
-        probe = extras and fleet in profile.probes
-        cold_profile = extras and fleet == profile.profile_fleet
+        probe = fleet in profile.probes
+        cold_profile = fleet == profile.profile_fleet
         if not (cases or probe or cold_profile):
             continue
         with tempfile.TemporaryFile("w+") as log:
