@@ -119,7 +119,9 @@ class FleetCA:
         return path
 
     def server_context(self, host: HostIdentity) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # A bare server context: no client certificates are checked, so no CA store to load.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.issue(host))
         return context
 
