@@ -126,3 +126,22 @@ def test_one_large_object_is_fragmented_and_reassembled(fleet: ThreadedFleet) ->
     assert len(run.answers) >= 400000 // 51200
     assert all(len(a.body) <= 51200 for a in run.answers)
     assert pool.close().status == 200
+
+
+def test_large_cmd_output_is_split_across_receives_under_max_envelope_size(
+    fleet: ThreadedFleet,
+) -> None:
+    peer = RawPeer(fleet.hosts[1])
+    shell_id = peer.cmd_shell()
+    command_id = peer.start_cmd(shell_id, "powershell", "-Command", "1..30000")
+    stdout = b""
+    answers = []
+    while len(answers) < 100:
+        answers.append(peer.receive(shell_id, command_id, max_envelope_size=51200))
+        result = shell.parse_receive_response(answers[-1].envelope.body)
+        stdout += b"".join(c.data for c in result.chunks if c.name == "stdout")
+        if result.state is not None and result.state.done:
+            break
+    assert len(answers) > 3 and all(len(a.body) <= 51200 for a in answers)
+    assert stdout.split() == [str(i).encode() for i in range(1, 30001)]
+    assert peer.delete(shell_id).status == 200
