@@ -97,7 +97,7 @@ def test_deleting_a_shell_ends_its_pending_receive(fleet: ThreadedFleet) -> None
 def drain(pool: RawPool, script: str) -> list[Answer]:
     """Every Receive response of one pipeline, read as raw fragments (no object decoding)."""
     ps, _ = pool.start(script)
-    answers = []
+    answers: list[Answer] = []
     for _ in range(500):
         answers.append(pool.receive(str(ps.pipeline_id).upper()))
         result = shell.parse_receive_response(answers[-1].envelope.body)
@@ -135,7 +135,7 @@ def test_large_cmd_output_is_split_across_receives_under_max_envelope_size(
     shell_id = peer.cmd_shell()
     command_id = peer.start_cmd(shell_id, "powershell", "-Command", "1..30000")
     stdout = b""
-    answers = []
+    answers: list[Answer] = []
     while len(answers) < 100:
         answers.append(peer.receive(shell_id, command_id, max_envelope_size=51200))
         result = shell.parse_receive_response(answers[-1].envelope.body)
