@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from psfleet.testing.ports import free_port
 
 PASSWORD = "psfleet-demo"
 
@@ -23,6 +25,7 @@ class Lab:
     inventory: Path
     first_address: str
     port: int
+    password: str = PASSWORD
 
     def stats(self) -> dict[str, Any]:
         url = f"http://{self.first_address}:{self.port}/stats"
@@ -31,7 +34,7 @@ class Lab:
         return result
 
 
-def psfleet(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def _psfleet(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PSFLEET_PASSWORD": PASSWORD}
     return subprocess.run(
         [sys.executable, "-m", "psfleet", *args],
@@ -47,6 +50,7 @@ def psfleet(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     inventory = tmp_path_factory.mktemp("lab") / "inventory.yml"
+    port = free_port("127.5.1.1")
     sim = subprocess.Popen(
         [
             sys.executable,
@@ -60,7 +64,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             "--base-address",
             "127.5.1.1",
             "--port",
-            "5985",
+            str(port),
             "--inventory",
             str(inventory),
             "--faults",
@@ -73,7 +77,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ready = sim.stdout.readline()
     assert ready.startswith("ready"), ready
     try:
-        yield Lab(inventory, "127.5.1.1", 5985)
+        yield Lab(inventory, "127.5.1.1", port)
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=30)
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m psfleet ARGS` with the lab's password in PSFLEET_PASSWORD."""
+    return _psfleet

@@ -9,21 +9,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-from conftest import PASSWORD, Lab, psfleet
+from typing import Any
 
 AUTH = ["-u", "LAB\\admin", "--auth", "ntlm"]
 
 
-def test_all_ok_exits_0_with_host_prefixed_lines(lab: Lab) -> None:
-    done = psfleet("run", "node[01-03]", "--inventory", str(lab.inventory), *AUTH, "-c", "hostname")
+def test_all_ok_exits_0_with_host_prefixed_lines(lab: Any, cli: Any) -> None:
+    done = cli("run", "node[01-03]", "--inventory", str(lab.inventory), *AUTH, "-c", "hostname")
     assert done.returncode == 0, done.stderr
     assert "[node02] NODE02" in done.stdout
-    assert PASSWORD not in done.stdout + done.stderr
+    assert lab.password not in done.stdout + done.stderr
 
 
-def test_a_host_not_ok_exits_1_and_is_in_the_summary(lab: Lab) -> None:
-    done = psfleet(
+def test_a_host_not_ok_exits_1_and_is_in_the_summary(lab: Any, cli: Any) -> None:
+    done = cli(
         "run",
         "node23,node24",
         "--inventory",
@@ -38,20 +37,20 @@ def test_a_host_not_ok_exits_1_and_is_in_the_summary(lab: Lab) -> None:
     assert "unreachable" in done.stdout
 
 
-def test_usage_errors_exit_2_before_anything_runs(lab: Lab) -> None:
+def test_usage_errors_exit_2_before_anything_runs(lab: Any, cli: Any) -> None:
     for args in (
         ["node01", "--inventory", str(lab.inventory), *AUTH],  # nothing to run
         ["node[5-1]", "--inventory", str(lab.inventory), *AUTH, "-c", "hostname"],
         ["NOSUCHGROUP", "--inventory", str(lab.inventory), *AUTH, "-c", "hostname"],
         ["node01", "--inventory", str(lab.inventory), *AUTH, "--auth", "telepathy", "-c", "x"],
     ):
-        done = psfleet("run", *args)
+        done = cli("run", *args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert "psfleet run:" in done.stderr
 
 
-def test_json_lines_carry_records_host_done_and_a_final_summary(lab: Lab) -> None:
-    done = psfleet(
+def test_json_lines_carry_records_host_done_and_a_final_summary(lab: Any, cli: Any) -> None:
+    done = cli(
         "run",
         "CLUSTER01",
         "--inventory",
@@ -77,9 +76,9 @@ def test_json_lines_carry_records_host_done_and_a_final_summary(lab: Lab) -> Non
     assert refused["status"] == "unreachable" and refused["error_type"] == "ConnectError"
 
 
-def test_output_dir_and_log_json(lab: Lab, tmp_path: Path) -> None:
+def test_output_dir_and_log_json(lab: Any, cli: Any, tmp_path: Path) -> None:
     out, log = tmp_path / "out", tmp_path / "run.log"
-    done = psfleet(
+    done = cli(
         "run",
         "node01,node02",
         "--inventory",
@@ -98,11 +97,11 @@ def test_output_dir_and_log_json(lab: Lab, tmp_path: Path) -> None:
     assert json.loads((out / "node02" / "result.json").read_text())["status"] == "ok"
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(line.get("event") == "host done" for line in lines)
-    assert PASSWORD not in log.read_text()
+    assert lab.password not in log.read_text()
 
 
-def test_sigint_stops_pipelines_closes_pools_and_exits_130(lab: Lab) -> None:
-    env = {**os.environ, "PSFLEET_PASSWORD": PASSWORD}
+def test_sigint_stops_pipelines_closes_pools_and_exits_130(lab: Any, cli: Any) -> None:
+    env = {**os.environ, "PSFLEET_PASSWORD": lab.password}
     before = lab.stats()["executions"]
     run = subprocess.Popen(
         [

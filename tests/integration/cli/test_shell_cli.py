@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 import pexpect
-from conftest import PASSWORD, Lab
 
 PROMPT = r"\[node03\]: PS> "
 
 
-def test_shell_runs_lines_stops_a_pipeline_on_ctrl_c_and_closes_on_exit(lab: Lab) -> None:
+def test_shell_runs_lines_stops_a_pipeline_on_ctrl_c_and_closes_on_exit(lab: Any, cli: Any) -> None:
     before = lab.stats()["hosts"]["node03"]
     shell = pexpect.spawn(
         sys.executable,
@@ -28,7 +28,7 @@ def test_shell_runs_lines_stops_a_pipeline_on_ctrl_c_and_closes_on_exit(lab: Lab
             "--auth",
             "ntlm",
         ],
-        env={**os.environ, "PSFLEET_PASSWORD": PASSWORD, "TERM": "dumb"},
+        env={**os.environ, "PSFLEET_PASSWORD": lab.password, "TERM": "dumb"},
         encoding="utf-8",
         timeout=60,
     )

@@ -18,6 +18,7 @@ import pytest
 
 import psfleet
 from psfleet.events import HostStatus
+from psfleet.testing.ports import free_port
 from psfleet.transport.options import Timeouts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -31,11 +32,12 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def big_fleet(tmp_path: Path) -> Iterator[Path]:
+def big_fleet(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """A 5000-host `psfleet sim` over two worker processes; yields its inventory."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     inventory = tmp_path / "fleet.yml"
+    port = free_port(FIRST_ADDRESS)
     sim = subprocess.Popen(
         [
             sys.executable,
@@ -49,7 +51,7 @@ def big_fleet(tmp_path: Path) -> Iterator[Path]:
             "--base-address",
             FIRST_ADDRESS,
             "--port",
-            "5985",
+            str(port),
             "--inventory",
             str(inventory),
         ],
@@ -60,25 +62,26 @@ def big_fleet(tmp_path: Path) -> Iterator[Path]:
         assert sim.stdout is not None
         ready = sim.stdout.readline()
         assert ready.startswith("ready"), ready
-        yield inventory
+        yield inventory, port
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=60)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def _stats() -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://{FIRST_ADDRESS}:5985/stats", timeout=30) as response:
+def _stats(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://{FIRST_ADDRESS}:{port}/stats", timeout=30) as response:
         result: dict[str, Any] = json.load(response)
     return result
 
 
-async def test_5000_hosts_in_one_process(big_fleet: Path) -> None:
+async def test_5000_hosts_in_one_process(big_fleet: tuple[Path, int]) -> None:
+    inventory, port = big_fleet
     started = time.monotonic()
     result = await psfleet.arun(
         "all",
         "hostname",
-        inventory=big_fleet,
+        inventory=inventory,
         auth="ntlm",
         credential=("LAB\\admin", "psfleet-demo"),
         throttle=400,
@@ -89,7 +92,7 @@ async def test_5000_hosts_in_one_process(big_fleet: Path) -> None:
     assert result.counts[HostStatus.OK] == HOSTS, {
         h.host: h.error_message for h in result if not h.ok
     }
-    stats = await anyio.to_thread.run_sync(_stats)
+    stats = await anyio.to_thread.run_sync(_stats, port)
     assert stats["shells_open"] == 0
     assert stats["executions"] == HOSTS
     print(f"\n{HOSTS} hosts in {wall:.1f}s ({HOSTS / wall:.0f} hosts/s)")
