@@ -25,6 +25,7 @@ from psfleet.simfleet.stats import Counter, FleetStats
 from psfleet.transport import framing
 from psfleet.wsman import build_fault, parse_envelope
 from psfleet.wsman.faults import FaultCode
+from psfleet.wsman.identify import build_identify_response, is_identify
 
 _SOAP_TYPE = "application/soap+xml;charset=UTF-8"
 
@@ -77,7 +78,14 @@ class FleetApp:
             return injected
         if self._rtt_s:
             await asyncio.sleep(self._rtt_s)
-        response = await self._authenticated(host, request, body)
+        if _is_anonymous_identify(request, body):
+            response: web.StreamResponse = _response(
+                200,
+                build_identify_response(f"OS: {host.facts.os_version} SP: 0.0 Stack: 3.0"),
+                None,
+            )
+        else:
+            response = await self._authenticated(host, request, body)
         host.count(Counter.BYTES_OUT, response.content_length or 0)
         return response
 
@@ -198,3 +206,13 @@ def _cut(request: web.Request) -> web.Response:
     if request.transport is not None:
         request.transport.abort()
     return web.Response(status=500)
+
+
+def _is_anonymous_identify(request: web.Request, body: bytes) -> bool:
+    """Identify with `WSMANIDENTIFY: unauthenticated`: Windows answers it without a login."""
+    if request.headers.get("WSMANIDENTIFY", "").lower() != "unauthenticated" or not body:
+        return False
+    try:
+        return is_identify(parse_envelope(body).body)
+    except ProtocolError:
+        return False

@@ -154,8 +154,9 @@ _HEADER_TEXT_FIELDS = {
 
 def parse_xml(data: bytes | str) -> ET.Element:
     """Parse XML, refusing DTDs (entity expansion); malformed input is a ProtocolError."""
-    head = data[:4096] if isinstance(data, bytes) else data[:4096].encode("utf-8", "replace")
-    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    # WSMan never carries a DTD; refusing one anywhere rules out entity expansion.
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw or b"<!doctype" in raw:
         raise ProtocolError("XML with a DTD is not accepted")
     try:
         return ET.fromstring(data)

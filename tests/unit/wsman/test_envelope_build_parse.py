@@ -90,6 +90,7 @@ def test_identify_round_trip() -> None:
         b"<a>no soap</a>",
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
         b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/></s:Envelope>',
+        b"<!--" + b"x" * 8192 + b'--><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
     ],
 )
 def test_malformed_input_is_a_protocol_error(data: bytes) -> None:
