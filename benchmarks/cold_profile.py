@@ -58,10 +58,10 @@ _BUILTIN_LAYERS = (
 )
 # The cold path's phases, by (file path suffix, function): cumulative time per host.
 _PHASES = (
-    ("open pool (connect, auth, Create, Receive)", "engine/client.py", "open_pool"),
-    ("auth handshake", "engine/transport/channel.py", "_authenticate"),
-    ("run the command", "engine/fanout/attempt.py", "_run_commands"),
-    ("close (Delete)", "engine/session/pool.py", "aclose"),
+    ("open the pool: connect, authenticate, Create, Receive", "engine/client.py", "open_pool"),
+    ("... of which the auth handshake", "engine/transport/channel.py", "_authenticate"),
+    ("run the command: Command, Receive", "engine/fanout/attempt.py", "_run_commands"),
+    ("close the pool: Delete", "engine/session/pool.py", "aclose"),
 )
 
 
@@ -137,7 +137,9 @@ def analyse(profile: cProfile.Profile, hosts: int, true_cpu_s: float) -> dict[st
     rows.sort(reverse=True)
     return {
         "layers_ms_per_host": {k: round(v, 3) for k, v in sorted(layers.items(), key=_by_value)},
-        "phases_ms_per_host": {k: round(v, 3) for k, v in phases.items()},
+        "phases_ms_per_host": {
+            label: round(phases[label], 3) for label, _, _ in _PHASES if label in phases
+        },
         "top": [
             {
                 "function": name,

@@ -14,6 +14,14 @@ import matplotlib.pyplot as plt
 Record = dict[str, Any]
 _GOAL_CPU_MS = 2.5
 _FINISHED = ("ok", "failed")
+# The same colour for a tool in every plot.
+_COLORS = {
+    "psfleet": "tab:blue",
+    "pypsrp-32": "tab:orange",
+    "pypsrp-256": "tab:green",
+    "pywinrm-32": "tab:red",
+    "pywinrm-256": "tab:purple",
+}
 
 
 def _cold(records: list[Record]) -> list[Record]:
@@ -33,8 +41,13 @@ def _line(axes: Any, records: list[Record], x: Callable[[Record], float], tool: 
     mine = sorted((r for r in records if r["tool"] == tool and not _is_floor(r)), key=x)
     if not mine:
         return
-    (line,) = axes.plot([x(r) for r in mine], [r["hosts_per_s"] for r in mine], marker="o")
-    line.set_label(tool)
+    axes.plot(
+        [x(r) for r in mine],
+        [r["hosts_per_s"] for r in mine],
+        marker="o",
+        label=tool,
+        color=_COLORS.get(tool),
+    )
     cut = [r for r in mine if r["status"] not in _FINISHED]
     axes.scatter(
         [x(r) for r in cut],
@@ -56,7 +69,11 @@ def throughput_vs_hosts(records: list[Record], path: Path) -> Path | None:
         at_rtt = [r for r in cold if r["rtt_ms"] == rtt]
         for tool in _tools(at_rtt):
             _line(axes, at_rtt, lambda r: r["hosts"], tool)
+        sizes = sorted({r["hosts"] for r in at_rtt})
         axes.set_xscale("log")
+        axes.set_xticks(sizes, [str(size) for size in sizes])
+        axes.minorticks_off()
+        axes.set_ylim(bottom=0)
         axes.set_title(f"cold fan-out, RTT {rtt:g} ms")
         axes.set_xlabel("hosts")
         axes.set_ylabel("hosts/s")
@@ -76,6 +93,7 @@ def throughput_vs_rtt(records: list[Record], path: Path) -> Path | None:
     figure, axes = plt.subplots(figsize=(6, 4))
     for tool in _tools(at_size):
         _line(axes, at_size, lambda r: r["rtt_ms"], tool)
+    axes.set_ylim(bottom=0)
     axes.set_title(f"Throughput vs RTT, cold fan-out on {hosts} hosts")
     axes.set_xlabel("injected RTT (ms)")
     axes.set_ylabel("hosts/s")
@@ -106,7 +124,7 @@ def client_cpu(records: list[Record], path: Path) -> Path | None:
             ]
             heights.append(match[0] if match else 0.0)
         positions = [g + index * width for g in range(len(groups))]
-        axes.bar(positions, heights, width, label=tool)
+        axes.bar(positions, heights, width, label=tool, color=_COLORS.get(tool))
     axes.axhline(_GOAL_CPU_MS, color="red", linestyle="--", linewidth=1, label="goal (cold)")
     axes.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
     axes.set_xticklabels(

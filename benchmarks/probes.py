@@ -49,6 +49,23 @@ def _spec(fleet: Fleet, sim: Simulator, placement: Placement) -> ChildSpec:
     )
 
 
+def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run to the end, or give up after the timeout with what it said (a result, not a crash)."""
+    try:
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            cwd=ROOT,
+            env=os.environ | (env or {}),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        return subprocess.CompletedProcess(command, -9, "", f"timed out: {stderr}")
+
+
 def run_probe(fleet: Fleet, sim: Simulator, placement: Placement) -> dict[str, Any]:
     """`psfleet bench --json` over the whole fleet, as a user would run it."""
     spec = _spec(fleet, sim, placement)
@@ -76,14 +93,7 @@ def run_probe(fleet: Fleet, sim: Simulator, placement: Placement) -> dict[str, A
             "--json",
         ]
         before = sim.counters()
-        done = subprocess.run(
-            pinned(command, placement.client),
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_S,
-            env=os.environ | {"PSFLEET_PASSWORD": CREDENTIAL[1]},
-            check=False,
-        )
+        done = _run(pinned(command, placement.client), {"PSFLEET_PASSWORD": CREDENTIAL[1]})
         requests = sim.counters().minus(before).requests
     if not done.stdout.strip():
         return {"fleet": dataclasses.asdict(fleet), "error": done.stderr[-1500:]}
@@ -99,14 +109,7 @@ def run_probe(fleet: Fleet, sim: Simulator, placement: Placement) -> dict[str, A
 
 def run_cold_profile(sim: Simulator, placement: Placement, hosts: int) -> dict[str, Any]:
     spec = _spec(sim.fleet, sim, placement)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cold_profile", spec.to_json(), str(hosts)],
-        capture_output=True,
-        text=True,
-        timeout=_TIMEOUT_S,
-        cwd=ROOT,
-        check=False,
-    )
+    done = _run([sys.executable, "-m", "benchmarks.cold_profile", spec.to_json(), str(hosts)])
     for line in reversed(done.stdout.splitlines()):
         message = parse(line)
         if message is not None:

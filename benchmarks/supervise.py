@@ -39,7 +39,6 @@ _SHARED = 0.5  # other processes using this many cores make the section's wall t
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    wall: float
     sim_cpu_s: float
     counters: SimCounters
     machine_busy_s: float
@@ -97,6 +96,7 @@ class _Watch:
         self.peak_open_files = 0
         self.peak_rss_mb = 0.0
         self.killed_after_s: float | None = None
+        self.failure: str | None = None  # the harness could not read the simulator
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -115,8 +115,13 @@ class _Watch:
             if line == _EOF:
                 break
             self._sample()
-            if line is not None:
-                self._handle(line)
+            try:
+                if line is not None:
+                    self._handle(line)
+            except OSError as exc:  # the simulator stopped answering: end the case here
+                self.failure = f"simulator unreadable: {exc}"
+                self.process.kill()
+                break
             if time.monotonic() - started > hard_limit_s:
                 self.process.kill()
                 self.killed_after_s = hard_limit_s
@@ -148,7 +153,6 @@ class _Watch:
         child = self.child.cpu_times()
         own = psutil.Process().cpu_times()
         return Snapshot(
-            wall=time.monotonic(),
             sim_cpu_s=self.sim.cpu_s(),
             counters=self.sim.counters(),
             machine_busy_s=sum(getattr(machine, name) for name in _BUSY),
@@ -164,13 +168,15 @@ def record(case: Case, watch: _Watch, placement: Placement, log_tail: str) -> di
         "peak_open_files": watch.peak_open_files,
         "peak_rss_sampled_mb": round(watch.peak_rss_mb, 1),
         "close_s": _round(cleanup["close_s"]) if cleanup else None,
+        # Measured, then killed while closing what it had opened: the close took too long.
+        "teardown_killed_after_s": watch.killed_after_s if result else None,
     }
     if result is None or "start" not in watch.marks or "end" not in watch.marks:
         status = "killed" if watch.killed_after_s else "crashed"
         note = (
             f"killed after {watch.killed_after_s:g} s without a result"
             if watch.killed_after_s
-            else f"exited {watch.process.returncode}: {log_tail.strip()[-500:]}"
+            else watch.failure or f"exited {watch.process.returncode}: {log_tail.strip()[-500:]}"
         )
         return case.as_json() | figures | {"status": status, "note": note}
     return case.as_json() | figures | _measured(case, result, watch, placement)

@@ -32,6 +32,10 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return round(value, digits) if value is not None else None
 
 
+def _as_ms(seconds: float | None) -> float | None:
+    return round(seconds * _MS, 2) if seconds is not None else None
+
+
 def connect_round_trips(probe: HostProbe) -> float | None:
     """How many round trips the connect took, judged by its time over the host's RTT."""
     if probe.connect_s is None or not probe.rtt_s:
@@ -47,28 +51,25 @@ def round_trips_per_host(probe: HostProbe) -> float | None:
 
 
 def host_json(probe: HostProbe) -> dict[str, Any]:
-    warm = summary_json(_ms(list(probe.warm_s)))
     return {
         "host": probe.host,
         "status": probe.status.value,
         "error_type": probe.error_type,
         "error": probe.error,
         "phase": probe.phase,
-        "rtt_ms": _round(probe.rtt_s * _MS if probe.rtt_s is not None else None),
-        "connect_ms": _round(probe.connect_s * _MS if probe.connect_s is not None else None),
-        "pool_open_ms": _round(probe.pool_open_s * _MS if probe.pool_open_s is not None else None),
-        "first_command_ms": _round(
-            probe.first_command_s * _MS if probe.first_command_s is not None else None
-        ),
-        "warm_ms": warm,
-        "close_ms": _round(probe.close_s * _MS if probe.close_s is not None else None),
+        "rtt_ms": _as_ms(probe.rtt_s),
+        "connect_ms": _as_ms(probe.connect_s),
+        "pool_open_ms": _as_ms(probe.pool_open_s),
+        "first_command_ms": _as_ms(probe.first_command_s),
+        "warm_ms": summary_json(_ms(list(probe.warm_s))),
+        "close_ms": _as_ms(probe.close_s),
         "round_trips_per_command": (
             _round(fmean(probe.command_requests)) if probe.command_requests else None
         ),
         "round_trips_per_host": _round(round_trips_per_host(probe)),
         "requests": probe.requests,
-        "total_ms": _round(probe.total_s * _MS),
-        "client_cpu_ms": _round(probe.cpu_s * _MS if probe.cpu_s is not None else None),
+        "total_ms": _as_ms(probe.total_s),
+        "client_cpu_ms": _as_ms(probe.cpu_s),
     }
 
 
