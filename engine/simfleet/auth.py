@@ -1,4 +1,5 @@
-"""Server-side HTTP authentication of a simulated host: Basic, Negotiate (NTLM/Kerberos), CredSSP.
+"""Server-side HTTP authentication of a simulated host: Basic, Negotiate (NTLM/Kerberos),
+CredSSP, and client certificates over HTTPS.
 
 Handshakes are bound to the TCP connection, as on Windows: the context lives in a
 ConnectionAuth keyed by the transport, and later requests on that connection are
@@ -18,8 +19,10 @@ import spnego
 import spnego.exceptions
 
 from psfleet.simfleet.accounts import Accounts
+from psfleet.simfleet.certs import mapped_upn
 from psfleet.simfleet.hostfacts import AuthName
 from psfleet.transport import framing
+from psfleet.transport.auth import CERTIFICATE_AUTHORIZATION
 
 
 class Scheme(enum.StrEnum):
@@ -27,6 +30,8 @@ class Scheme(enum.StrEnum):
     NEGOTIATE = "negotiate"
     KERBEROS = "kerberos"
     CREDSSP = "credssp"
+    # Not a scheme word but a WS-Management URI: "the TLS client certificate says who I am".
+    CERTIFICATE = CERTIFICATE_AUTHORIZATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +51,12 @@ class ConnectionAuth:
     context: Any = field(default=None, repr=False)  # a pyspnego ContextProxy
     identity: Identity | None = None
     basic_token: str | None = field(default=None, repr=False)  # the Basic header it verified
+    peer_certificate: bytes | None = field(default=None, repr=False)  # DER, from the TLS layer
 
     @property
     def cipher(self) -> Any:
         """The context that wraps/unwraps message bodies, once a sealing handshake completed."""
-        if self.identity is None or self.scheme in (None, Scheme.BASIC):
+        if self.identity is None or self.scheme not in _ACCEPTOR_PROTOCOLS:
             return None
         return self.context
 
@@ -116,6 +122,8 @@ class AuthPolicy:
             return AuthStep(401)
         if scheme is Scheme.BASIC:
             return self._basic(token_text, conn)
+        if scheme is Scheme.CERTIFICATE:
+            return self._certificate(conn)
         if scheme is Scheme.CREDSSP and not self.credssp:
             return AuthStep(401)
         try:
@@ -140,6 +148,20 @@ class AuthPolicy:
             return AuthStep(401, failed=True)
         conn.scheme, conn.basic_token = Scheme.BASIC, token_text
         conn.identity = Identity(account.qualified, "basic", delegable=False)
+        return AuthStep(200)
+
+    def _certificate(self, conn: ConnectionAuth) -> AuthStep:
+        if conn.scheme is Scheme.CERTIFICATE and conn.identity is not None:
+            return AuthStep(200)  # the certificate cannot change within a TLS connection
+        conn.scheme, conn.context, conn.identity, conn.basic_token = None, None, None, None
+        # The TLS layer already verified the chain to the fleet CA; no certificate at all
+        # (or plain HTTP) leaves nothing to map.
+        upn = mapped_upn(conn.peer_certificate) if conn.peer_certificate else None
+        account = self.accounts.find(upn) if upn else None
+        if account is None:
+            return AuthStep(401, failed=True)
+        conn.scheme = Scheme.CERTIFICATE
+        conn.identity = Identity(account.qualified, "certificate", delegable=False)
         return AuthStep(200)
 
     def _security_context(self, scheme: Scheme, token: bytes, conn: ConnectionAuth) -> AuthStep:

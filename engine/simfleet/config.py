@@ -47,6 +47,10 @@ class SimConfig:
             return self.port
         return 5986 if self.tls else 5985
 
+    def client_upn(self, user: str) -> str:
+        """The UPN a client certificate of `user` carries: a form Accounts.find maps back."""
+        return f"{user}@{self.domain.lower()}"
+
     def host_names(self) -> list[str]:
         if self.names:
             return list(self.names)

@@ -2,6 +2,7 @@
 
 async with SimFleet(SimConfig(hosts=64, cluster="CLUSTER01")) as fleet:
     ...  # fleet.hosts, fleet.stats(), fleet.ca_file, fleet.write_inventory(path)
+    cert, key = fleet.issue_client_certificate("admin")  # with tls=True
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from psfleet.errors import UsageError
 from psfleet.simfleet.accounts import Accounts, default_accounts, load_accounts
 from psfleet.simfleet.addresses import allocate
 from psfleet.simfleet.auth import AuthPolicy
@@ -56,6 +58,7 @@ class SimFleet:
         self._only = only  # the hosts this process serves (all by default)
         self.hosts: list[SimHost] = []
         self.ca_file: Path | None = None
+        self._ca: FleetCA | None = None
         self._runner: web.AppRunner | None = None
         self._servers: list[asyncio.Server] = []
         self._runtimes: dict[str, HostRuntime] = {}
@@ -130,10 +133,10 @@ class SimFleet:
         )
         self._runner = web.AppRunner(app.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        ca = FleetCA(self._state_path("tls")) if config.tls else None
-        self.ca_file = ca.ca_file if ca else None
+        self._ca = FleetCA(self._state_path("tls")) if config.tls else None
+        self.ca_file = self._ca.ca_file if self._ca else None
         for runtime in self._runtimes.values():
-            await self._listen(runtime, ca)
+            await self._listen(runtime, self._ca)
         if port == 0:
             self._record_free_ports()
         self._sweeper = loop.create_task(self._close_idle_shells())
@@ -212,6 +215,12 @@ class SimFleet:
             if host.facts.is_named(name):
                 return host
         raise KeyError(name)
+
+    def issue_client_certificate(self, user: str = "admin") -> tuple[Path, Path]:
+        """A certificate (and key) every host maps to `user`, for certificate auth."""
+        if self._ca is None:
+            raise UsageError("client certificates need a fleet started with tls=True")
+        return self._ca.issue_client(self.config.client_upn(user))
 
     def write_inventory(self, path: Path) -> None:
         write_inventory(path, self.hosts, cluster=self.config.cluster, tls=self.config.tls)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-AuthName = Literal["basic", "ntlm", "negotiate", "kerberos", "credssp"]
+AuthName = Literal["basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate"]
 
 # (caption, version, build, update revisions) of the Windows Server releases in the mix.
 _OS_RELEASES = (

@@ -115,7 +115,10 @@ class FleetApp:
         transport = request.transport
         if transport is None:  # the client left before we got to its request
             return web.Response(status=400)
-        conn = self._connections.setdefault(transport, ConnectionAuth())
+        conn = self._connections.get(transport)
+        if conn is None:
+            conn = ConnectionAuth(peer_certificate=_peer_certificate(transport))
+            self._connections[transport] = conn
         header = request.headers.get("Authorization")
         extra_header: str | None = None
         if header:
@@ -200,6 +203,15 @@ def _response(
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
     return web.Response(status=status, body=body, headers=headers)
+
+
+def _peer_certificate(transport: asyncio.Transport) -> bytes | None:
+    """The client's TLS certificate (DER), verified by the handshake; None on plain HTTP."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    der: bytes | None = ssl_object.getpeercert(binary_form=True)
+    return der
 
 
 def _cut(request: web.Request) -> web.Response:
