@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from psfleet.errors import UsageError
+from psfleet.simfleet.certs import FleetCA
 from psfleet.simfleet.config import Quotas, SimConfig
 from psfleet.simfleet.runner import serve
 
@@ -60,6 +61,13 @@ def sim(
             help="Keytab with HTTP/<host> keys: accept Kerberos (KRB5_CONFIG names the realm)."
         ),
     ] = None,
+    client_cert: Annotated[
+        str | None,
+        typer.Option(
+            help="Write a client certificate for this user into --state-dir "
+            "(needs --tls): certificate auth."
+        ),
+    ] = None,
 ) -> None:
     """Start a simulated fleet; runs until SIGINT/SIGTERM. Prints a line starting with `ready`."""
     config = SimConfig(
@@ -85,7 +93,19 @@ def sim(
         kerberos_keytab=keytab,
     )
     try:
+        if client_cert is not None:
+            _write_client_certificate(config, client_cert)
         serve(config, inventory=inventory, workers=workers)
     except UsageError as exc:
         typer.echo(f"psfleet sim: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _write_client_certificate(config: SimConfig, user: str) -> None:
+    # Issued before the fleet starts, from the CA the fleet will then load: a known
+    # --state-dir is what tells the user where the files are.
+    if not config.tls or config.state_dir is None:
+        raise UsageError("--client-cert needs --tls and --state-dir")
+    upn = config.client_upn(user)
+    cert, key = FleetCA(config.state_dir / "tls").issue_client(upn)
+    typer.echo(f"client certificate for {upn}: {cert} (key {key})", err=True)

@@ -5,11 +5,14 @@ certificate whose UPN maps to an account; nothing else gets past 401.
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import requests
 
 from psfleet.errors import UsageError
 from psfleet.simfleet import SimConfig, SimFleet
@@ -20,6 +23,7 @@ from psfleet.wsman.identify import IDENTIFY_REQUEST, parse_identify_response
 
 pytestmark = pytest.mark.anyio
 
+PSFLEET = str(Path(sys.executable).with_name("psfleet"))
 HEADERS = {
     "Authorization": CERTIFICATE_AUTHORIZATION,
     "Content-Type": "application/soap+xml;charset=UTF-8",
@@ -117,3 +121,41 @@ async def test_over_plain_http_certificate_auth_is_refused(tmp_path: Path) -> No
         status, _ = await post(fleet, IDENTIFY_REQUEST, None, scheme="http")
         assert status == 401
         assert fleet.stats()["auth_failures"] == 1
+
+
+def test_psfleet_sim_writes_a_client_certificate_into_its_state_dir(tmp_path: Path) -> None:
+    arguments = "sim --hosts 1 --tls --port 0 --base-address 127.1.70.30 --client-cert admin"
+    process = subprocess.Popen(
+        [PSFLEET, *arguments.split(), "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready = dict(part.split("=", 1) for part in process.stdout.readline().split()[1:])
+        tls = tmp_path / "tls"
+        response = requests.post(
+            f"https://127.1.70.30:{ready['port']}/wsman",
+            data=IDENTIFY_REQUEST,
+            headers=HEADERS,
+            cert=(str(tls / "client-admin@lab.pem"), str(tls / "client-admin@lab-key.pem")),
+            verify=ready["ca"],
+            timeout=10,
+        )
+        assert response.status_code == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_psfleet_sim_client_cert_needs_tls_and_a_state_dir() -> None:
+    done = subprocess.run(
+        [PSFLEET, "sim", "--client-cert", "admin"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--client-cert needs --tls and --state-dir" in done.stderr
