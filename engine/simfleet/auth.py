@@ -152,7 +152,7 @@ class AuthPolicy:
 
     def _certificate(self, conn: ConnectionAuth) -> AuthStep:
         if conn.scheme is Scheme.CERTIFICATE and conn.identity is not None:
-            return AuthStep(200)  # the certificate cannot change within a TLS connection
+            return AuthStep(200)  # mapped once per connection, from its handshake's certificate
         conn.scheme, conn.context, conn.identity, conn.basic_token = None, None, None, None
         # The TLS layer already verified the chain to the fleet CA; no certificate at all
         # (or plain HTTP) leaves nothing to map.
