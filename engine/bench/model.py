@@ -27,7 +27,8 @@ class LimitModel:
         """Hosts in flight that keep `cores` client cores busy: latency / CPU per host."""
         if self.cpu_s <= 0:
             return 1
-        return max(1, math.ceil(self.latency_s / self.cpu_s * cores))
+        ratio = self.latency_s / self.cpu_s * cores
+        return max(1, math.ceil(ratio - 1e-9))  # 0.15 / 0.01 is 15.000000000000002
 
     def hosts_per_s(self, concurrency: int, cores: float = 1.0) -> float:
         latency_bound = concurrency / self.latency_s if self.latency_s > 0 else math.inf
