@@ -102,23 +102,7 @@ def bench(
     Changes nothing on the hosts (unless your -c script does). Exit code: 0 every host
     ok, 1 some host failed, 2 usage error.
     """
-    connection = ConnectionArgs(
-        auth=auth,
-        user=user,
-        password_file=password_file,
-        ssl=ssl,
-        port=port,
-        ca_file=ca_file,
-        insecure_skip_tls_verify=insecure_skip_tls_verify,
-        client_cert=client_cert,
-        client_key=client_key,
-        configuration_name=configuration_name,
-        delegate_to=delegate_to,
-        delegate=delegate,
-        allow_basic_over_http=allow_basic_over_http,
-        connect_timeout=connect_timeout,
-        operation_timeout=operation_timeout,
-    )
+    connection = ConnectionArgs.pick(locals())
     plan = ProbePlan(
         script=command, commands=commands, host_timeout_s=timeout, unloaded_hosts=unloaded
     )
