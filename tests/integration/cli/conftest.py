@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,8 +13,10 @@ from typing import Any
 import pytest
 
 from psfleet.testing.ports import free_port
+from psfleet.testing.sim_process import run_psfleet, sim_process
 
 PASSWORD = "psfleet-demo"
+FIRST_ADDRESS = "127.5.1.1"
 
 
 @dataclass
@@ -34,56 +33,19 @@ class Lab:
         return result
 
 
-def _psfleet(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PSFLEET_PASSWORD": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "psfleet", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-        **kwargs,
-    )
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """24 cluster nodes; node24 refuses connections."""
     inventory = tmp_path_factory.mktemp("lab") / "inventory.yml"
-    port = free_port("127.5.1.1")
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "psfleet",
-            "sim",
-            "--hosts",
-            "24",
-            "--cluster",
-            "CLUSTER01",
-            "--base-address",
-            "127.5.1.1",
-            "--port",
-            str(port),
-            "--inventory",
-            str(inventory),
-            "--faults",
-            "refuse:node24",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sim.stdout is not None
-    ready = sim.stdout.readline()
-    assert ready.startswith("ready"), ready
-    try:
-        yield Lab(inventory, "127.5.1.1", port)
-    finally:
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=30)
+    port = free_port(FIRST_ADDRESS)
+    with sim_process(
+        "--hosts", "24", "--cluster", "CLUSTER01", "--base-address", FIRST_ADDRESS,
+        "--port", str(port), "--inventory", str(inventory), "--faults", "refuse:node24",
+    ):  # fmt: skip
+        yield Lab(inventory, FIRST_ADDRESS, port)
 
 
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `python -m psfleet ARGS` with the lab's password in PSFLEET_PASSWORD."""
-    return _psfleet
+    return run_psfleet

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import resource
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +16,7 @@ import pytest
 import psfleet
 from psfleet.events import HostStatus
 from psfleet.testing.ports import free_port
+from psfleet.testing.sim_process import sim_process
 from psfleet.transport.options import Timeouts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -33,39 +31,18 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def big_fleet(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    """A 5000-host `psfleet sim` over two worker processes; yields its inventory."""
+    """A 5000-host `psfleet sim` over two worker processes; yields its inventory and port."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     inventory = tmp_path / "fleet.yml"
     port = free_port(FIRST_ADDRESS)
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "psfleet",
-            "sim",
-            "--hosts",
-            str(HOSTS),
-            "--workers",
-            "2",
-            "--base-address",
-            FIRST_ADDRESS,
-            "--port",
-            str(port),
-            "--inventory",
-            str(inventory),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert sim.stdout is not None
-        ready = sim.stdout.readline()
-        assert ready.startswith("ready"), ready
-        yield inventory, port
+        with sim_process(
+            "--hosts", str(HOSTS), "--workers", "2", "--base-address", FIRST_ADDRESS,
+            "--port", str(port), "--inventory", str(inventory),
+        ):  # fmt: skip
+            yield inventory, port
     finally:
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=60)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
