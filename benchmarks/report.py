@@ -89,9 +89,10 @@ def probe_table(probes: list[dict[str, Any]]) -> str:
     if not probes:
         return "_No `psfleet bench` probe in this run._"
     lines = [
-        "| fleet | RTT p50 ms | connect p50 ms | pool open p50 ms | warm p50/p95 ms "
-        "| round trips/command | round trips/host (inferred / simulator) | client CPU ms/host "
-        "| hosts/s | needed throttle |",
+        "| fleet | RTT p50 ms (alone / in the fan-out) | connect p50 ms (alone / fan-out) "
+        "| pool open p50 ms (alone / fan-out) | warm p50 ms (alone / fan-out) "
+        "| round trips/command | round trips/host (inferred / simulator) "
+        "| client CPU ms/host (alone / fan-out) | hosts/s | needed throttle |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for probe in probes:
@@ -100,21 +101,22 @@ def probe_table(probes: list[dict[str, Any]]) -> str:
         if f is None:
             lines.append(f"| {fleet['hosts']} @ {fleet['rtt_ms']:g} ms | failed: see JSON |")
             continue
-        warm = f["warm_ms"] or {}
         lines.append(
-            f"| {fleet['hosts']} @ {fleet['rtt_ms']:g} ms | {_p50(f['rtt_ms'])} "
-            f"| {_p50(f['connect_ms'])} | {_p50(f['pool_open_ms'])} "
-            f"| {_num(warm.get('p50'))} / {_num(warm.get('p95'))} "
+            f"| {fleet['hosts']} @ {fleet['rtt_ms']:g} ms | {_pair(f, 'rtt_ms')} "
+            f"| {_pair(f, 'connect_ms')} | {_pair(f, 'pool_open_ms')} | {_pair(f, 'warm_ms')} "
             f"| {_num(f['round_trips_per_command'])} "
             f"| {_num(f['round_trips_per_host'])} / {_num(probe['server_requests_per_host'])} "
-            f"| {_num(f['client_cpu_ms_per_host'], 2)} | {_num(f['hosts_per_s'])} "
+            f"| {_pair(f, 'client_cpu_ms_per_host', 2)} | {_num(f['hosts_per_s'])} "
             f"| {_num(f['needed_concurrency'])} |"
         )
     return "\n".join(lines)
 
 
-def _p50(summary: dict[str, float] | None) -> str:
-    return _num(summary["p50"]) if summary else "-"
+def _pair(figures: dict[str, Any], key: str, digits: int = 1) -> str:
+    """`alone / fan-out`: the one-at-a-time hosts' median, then the whole fan-out's."""
+    alone = (figures["unloaded"] or {}).get(key)
+    fanout = figures[key]["p50"] if isinstance(figures[key], dict) else figures[key]
+    return f"{_num(alone, digits)} / {_num(fanout, digits)}"
 
 
 def profile_block(profile: dict[str, Any] | None) -> str:

@@ -84,7 +84,11 @@ def run_profile(profile: Profile, placement: Placement, out_dir: Path, command: 
                     for case in cases:
                         done = len(document["cases"]) + 1
                         say(f"[{done}/{total}] {case.name} ...")
-                        document["cases"].append(run_case(case, sim, placement))
+                        record = run_case(case, sim, placement)
+                        # Others may commit while a long profile runs: say what each case ran.
+                        code = machine.git()
+                        record["code"] = {"commit": code["commit"], "changed": len(code["changed"])}
+                        document["cases"].append(record)
                         say(f"    {one_line(document['cases'][-1])}")
                         save(path, document)
                     if probe:

@@ -81,16 +81,20 @@ def _window(bench: FleetBench) -> tuple[list[HostProbe], float, float]:
 
 
 def fleet_model(bench: FleetBench) -> LimitModel | None:
-    """The limit model from the hosts probed one at a time: medians of RTT, round trips and
-    CPU per host (the median leaves out the first host's one-time costs: imports, caches).
-    Without any, from the whole fan-out."""
+    """The limit model: RTT and round trips are the medians of the hosts probed one at a
+    time (the median leaves out the first host's one-time costs: imports, caches). CPU per
+    host is the smaller of theirs and the fan-out's: a process that sleeps between bursts
+    pays more CPU for the same work (cold caches on wake-up, up to 2x on small VMs), and
+    the ceiling is set by the busy cost. Without unloaded hosts, all from the fan-out."""
+    window, _, window_cpu_s = _window(bench)
+    busy_cpu_s = window_cpu_s / len(window) if window else None
     sample = [p for p in bench.unloaded if p.ok and p.cpu_s is not None]
     if sample:
-        cpu_s = median(p.cpu_s for p in sample if p.cpu_s is not None)
+        alone = median(p.cpu_s for p in sample if p.cpu_s is not None)
+        cpu_s = min(alone, busy_cpu_s) if bench.loaded and busy_cpu_s else alone
     else:
-        window, _, window_cpu_s = _window(bench)
         sample = [p for p in window if p.ok]
-        cpu_s = window_cpu_s / len(window) if window else 0.0
+        cpu_s = busy_cpu_s or 0.0
     rtt = summarize([p.rtt_s for p in sample if p.rtt_s is not None])
     trips = [t for t in (round_trips_per_host(p) for p in sample) if t is not None]
     if rtt is None or not trips:
