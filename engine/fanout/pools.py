@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Protocol
+
+import anyio
 
 from psfleet.client import open_pool
 from psfleet.errors import PsfleetError
@@ -56,9 +59,15 @@ class KeptPools(FreshPools):
             await pool.aclose()
 
     async def close_all(self) -> None:
+        """Delete every pool, `throttle` at a time: one by one, 5000 pools took minutes."""
         pools, self.pools = list(self.pools.values()), {}
-        for pool in pools:
-            try:
-                await pool.aclose()
-            except PsfleetError:
-                continue
+        slots = anyio.CapacityLimiter(self._options.throttle)
+
+        async def close(pool: RunspacePool) -> None:
+            async with slots:
+                with contextlib.suppress(PsfleetError):
+                    await pool.aclose()
+
+        async with anyio.create_task_group() as group:
+            for pool in pools:
+                group.start_soon(close, pool)
