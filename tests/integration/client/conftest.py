@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from psfleet.simfleet import SimConfig, SimFleet
+from psfleet.simfleet import SimFleet
+from psfleet.testing.fleets import fleet_starter
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
 _subnets = itertools.count(30)
@@ -24,19 +25,9 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def fleet_factory() -> AsyncIterator[FleetFactory]:
     """Start fleets on their own loopback addresses; all stop when the test ends."""
-    started: list[SimFleet] = []
-
-    async def start(**settings: Any) -> SimFleet:
-        settings.setdefault("hosts", 2)
-        base = f"127.1.{next(_subnets)}.1"
-        fleet = SimFleet(SimConfig(base_address=base, port=0, **settings))
-        await fleet.__aenter__()
-        started.append(fleet)
-        return fleet
-
-    yield start
-    for fleet in started:
-        await fleet.__aexit__(None, None, None)
+    addresses = (f"127.1.{n}.1" for n in _subnets)
+    async with fleet_starter(addresses, hosts=2, port=0) as start:
+        yield start
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pytest
 
 from psfleet.client import ClientOptions, client_options
 from psfleet.doctor import DoctorReport, diagnose
-from psfleet.simfleet import SimConfig, SimFleet
+from psfleet.simfleet import SimFleet
+from psfleet.testing.fleets import fleet_starter
 from psfleet.transport.options import Endpoint, Timeouts
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
@@ -37,18 +38,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def fleet_factory() -> AsyncIterator[FleetFactory]:
     """Start fleets on their own loopback network; every one stops when the test ends."""
-    started: list[SimFleet] = []
-
-    async def start(**settings: Any) -> SimFleet:
-        settings.setdefault("hosts", 3)
-        fleet = SimFleet(SimConfig(base_address=next_network(), **settings))
-        await fleet.__aenter__()
-        started.append(fleet)
-        return fleet
-
-    yield start
-    for fleet in started:
-        await fleet.__aexit__(None, None, None)
+    async with fleet_starter(iter(next_network, None), hosts=3) as start:
+        yield start
 
 
 def options(**settings: Any) -> ClientOptions:

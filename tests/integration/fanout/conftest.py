@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from psfleet.simfleet import SimConfig, SimFleet
+from psfleet.simfleet import SimFleet
 from psfleet.targets.model import Target
+from psfleet.testing.fleets import fleet_starter
 from psfleet.transport.options import Timeouts
 
 CREDENTIAL = ("LAB\\admin", "psfleet-demo")
@@ -28,19 +29,9 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def fleet_factory() -> AsyncIterator[FleetFactory]:
     """Fleets on their own 127.2.N.x addresses and a fixed port (refused hosts need one)."""
-    started: list[SimFleet] = []
-
-    async def start(**settings: Any) -> SimFleet:
-        fleet = SimFleet(
-            SimConfig(base_address=f"127.2.{next(_networks) * 4}.1", port=5985, **settings)
-        )
-        await fleet.__aenter__()
-        started.append(fleet)
-        return fleet
-
-    yield start
-    for fleet in started:
-        await fleet.__aexit__(None, None, None)
+    addresses = (f"127.2.{n * 4}.1" for n in _networks)
+    async with fleet_starter(addresses, port=5985) as start:
+        yield start
 
 
 def _targets_of(fleet: SimFleet) -> list[Target]:
