@@ -1,20 +1,26 @@
 """Client CPU per cold host and per warm command, against simfleet in its own process.
 
-    .venv/bin/python benchmarks/client_cpu.py --auth ntlm --cold 200 --warm 1000
+    .venv/bin/python -m benchmarks.client_cpu --auth ntlm --cold 200 --warm 1000 --rounds 5
 
 Cold host: connect, authenticate, open a pool, run one small cmdlet, close (Delete).
 Warm command: one more small cmdlet on an open pool. CPU is this process's
 (time.process_time); the simulator's CPU is in the other process and not counted.
+With two CPUs the client is pinned to the first and the simulator to the others, so
+neither steals the other's core; each round is measured apart and the median reported
+(the spread shows how noisy the machine was).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
+import statistics
 import subprocess
 import sys
 import time
 
+from benchmarks.placement import Placement, pinned
+from psfleet import eventloop
 from psfleet.client import ClientOptions, client_options, open_pool
 from psfleet.transport import Endpoint
 
@@ -54,6 +60,11 @@ async def warm(endpoint: Endpoint, options: ClientOptions, count: int) -> float:
         await pool.aclose()
 
 
+def _summary(seconds: list[float]) -> str:
+    ms = sorted(value * 1000 for value in seconds)
+    return f"{statistics.median(ms):.2f} ms CPU (rounds {ms[0]:.2f}-{ms[-1]:.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--auth", default="ntlm")
@@ -61,11 +72,19 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=200)
     parser.add_argument("--warm", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--loop", choices=["auto", "uvloop", "asyncio"], default="auto", help="event loop"
+    )
     parser.add_argument("--address", default="127.1.250.1")
     parser.add_argument("--port", type=int, default=25985)
     args = parser.parse_args()
+    os.environ[eventloop.ENV_VAR] = args.loop
+    placement = Placement.choose(pin=True)
     sim = subprocess.Popen(
-        [sys.executable, "-c", _SIM, args.address, str(args.port), "tls" if args.tls else ""],
+        pinned(
+            [sys.executable, "-c", _SIM, args.address, str(args.port), "tls" if args.tls else ""],
+            placement.server,
+        ),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -79,12 +98,21 @@ def main() -> None:
             insecure_skip_tls_verify=args.tls,
         )
         endpoint = Endpoint("node01", address=args.address, port=args.port, tls=args.tls)
-        cold_s = asyncio.run(cold(endpoint, options, args.cold))
-        warm_s = asyncio.run(warm(endpoint, options, args.warm))
-        mode = f"{args.auth}{' over https' if args.tls else ' + encryption'}"
-        print(
-            f"{mode}: cold host {cold_s * 1000:.2f} ms CPU, warm command {warm_s * 1000:.2f} ms CPU"
+        if placement.client is not None:
+            os.sched_setaffinity(0, placement.client)
+        eventloop.run_coroutine(
+            cold(endpoint, options, 5)
+        )  # imports and key derivation are not per host
+        colds = [
+            eventloop.run_coroutine(cold(endpoint, options, args.cold)) for _ in range(args.rounds)
+        ]
+        warms = [
+            eventloop.run_coroutine(warm(endpoint, options, args.warm)) for _ in range(args.rounds)
+        ]
+        mode = (
+            f"{args.auth}{' over https' if args.tls else ' + encryption'}, {eventloop.loop_name()}"
         )
+        print(f"{mode}: cold host {_summary(colds)}; warm command {_summary(warms)}")
     finally:
         if sim.stdin is not None:
             sim.stdin.close()

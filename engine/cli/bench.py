@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from psfleet import eventloop
 from psfleet.bench import DEFAULT_SCRIPT, ProbePlan, bench_fleet, fleet_json
 from psfleet.bench.fleet import OnProbe
 from psfleet.bench.usage import raise_open_file_limit
@@ -115,7 +115,9 @@ def bench(
         if auth == "credssp":
             typer.echo(CREDSSP_WARNING, err=True)
         raise_open_file_limit()
-        figures = anyio.run(_measure, targets or [], cluster, inventory, options, plan, json_output)
+        figures = eventloop.run(
+            _measure, targets or [], cluster, inventory, options, plan, json_output
+        )
     except UsageError as exc:
         typer.echo(f"psfleet bench: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-import anyio
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from psfleet import eventloop
 from psfleet.cli import common
 from psfleet.cli.common import ConnectionArgs
 from psfleet.cli.session_setup import CREDSSP_WARNING
@@ -71,7 +71,7 @@ def doctor(
         typer.echo(CREDSSP_WARNING, err=True)
     target = targets[0]
     endpoint = endpoint_for(target, options)
-    report = anyio.run(
+    report = eventloop.run(
         lambda: diagnose(endpoint, client_options_for(target, options.client), second_hop=other)
     )
     if json_output:

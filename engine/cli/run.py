@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import anyio
 import typer
 
+from psfleet import eventloop
 from psfleet.cli import common
 from psfleet.cli.common import ConnectionArgs
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
@@ -112,7 +113,7 @@ def run(
             configure_json_file(log_json)
         if auth == "credssp" and not quiet:
             typer.echo(CREDSSP_WARNING, err=True)
-        result = anyio.run(
+        result = eventloop.run(
             _main,
             targets or [],
             cluster,

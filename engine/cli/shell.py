@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import anyio.from_thread
 import typer
 
+from psfleet import eventloop
 from psfleet.cli import common
 from psfleet.cli.common import ConnectionArgs
 from psfleet.client import open_pool
@@ -59,7 +60,7 @@ def shell(
     except UsageError as exc:
         typer.echo(f"psfleet shell: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with anyio.from_thread.start_blocking_portal() as portal:
+    with anyio.from_thread.start_blocking_portal(*eventloop.anyio_backend()) as portal:
         try:
             pool = portal.call(
                 open_pool, endpoint_for(target, options), client_options_for(target, options.client)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from psfleet import eventloop
 from psfleet.client import ClientOptions, client_options
 from psfleet.errors import UsageError
 from psfleet.events import Event
@@ -117,7 +118,7 @@ async def arun(
 
 def run(targets: Targets, script: str | Sequence[str], **kwargs: Any) -> FleetResult:
     """The synchronous form of arun()."""
-    return anyio.run(functools.partial(arun, targets, script, **kwargs))
+    return eventloop.run(functools.partial(arun, targets, script, **kwargs))
 
 
 async def stream(

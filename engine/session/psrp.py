@@ -11,6 +11,7 @@ CreatePipeline costs psrpcore ~1.8 ms, re-framing it microseconds.
 from __future__ import annotations
 
 import base64
+import functools
 import struct
 import uuid
 from collections.abc import Hashable, Iterable, Mapping
@@ -77,9 +78,15 @@ def negotiated_envelope_size(protocol_version: str | None, current: int) -> int:
     """Hosts speaking PSRP 2.2+ (PowerShell 3 and later) accept 500 KB envelopes."""
     if protocol_version is None or current != names.DEFAULT_MAX_ENVELOPE_SIZE:
         return current
-    if PSVersion(protocol_version) >= _VERSION_2_2:
+    if _at_least_2_2(protocol_version):
         return names.NEW_MAX_ENVELOPE_SIZE
     return current
+
+
+@functools.lru_cache(maxsize=16)
+def _at_least_2_2(protocol_version: str) -> bool:
+    # psrpcore's PSVersion parse costs ~30 us; a fleet has one or two versions in all.
+    return PSVersion(protocol_version) >= _VERSION_2_2
 
 
 # --- sending --------------------------------------------------------------------------

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -45,9 +43,7 @@ class FleetApp:
         self._stats = stats
         self._rtt_s = rtt_s
         self._started_at = started_at
-        self._connections: weakref.WeakKeyDictionary[Any, ConnectionAuth] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._connections = _ConnectionTable()
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_get("/stats", self._stats_view)
         self.app.router.add_post("/wsman", self._wsman_view)
@@ -118,7 +114,7 @@ class FleetApp:
         conn = self._connections.get(transport)
         if conn is None:
             conn = ConnectionAuth(peer_certificate=_peer_certificate(transport))
-            self._connections[transport] = conn
+            self._connections.add(transport, conn)
         header = request.headers.get("Authorization")
         extra_header: str | None = None
         if header:
@@ -203,6 +199,32 @@ def _response(
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
     return web.Response(status=status, body=body, headers=headers)
+
+
+class _ConnectionTable:
+    """The auth state of each open connection, keyed by its transport.
+
+    Not a WeakKeyDictionary: uvloop's TLS transports cannot be weakly referenced. Closed
+    connections are dropped whenever the table has doubled since the last sweep, so
+    the cost stays constant per connection and the table never outgrows the open ones
+    by more than twice.
+    """
+
+    def __init__(self) -> None:
+        self._by_transport: dict[asyncio.BaseTransport, ConnectionAuth] = {}
+        self._sweep_at = 64
+
+    def get(self, transport: asyncio.BaseTransport) -> ConnectionAuth | None:
+        return self._by_transport.get(transport)
+
+    def add(self, transport: asyncio.BaseTransport, conn: ConnectionAuth) -> None:
+        self._by_transport[transport] = conn
+        if len(self._by_transport) >= self._sweep_at:
+            self._by_transport = {t: c for t, c in self._by_transport.items() if not t.is_closing()}
+            self._sweep_at = max(64, 2 * len(self._by_transport))
+
+    def __len__(self) -> int:
+        return len(self._by_transport)
 
 
 def _peer_certificate(transport: asyncio.Transport) -> bytes | None:

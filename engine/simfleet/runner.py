@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from psfleet import eventloop
 from psfleet.errors import UsageError
 from psfleet.simfleet.certs import FleetCA
 from psfleet.simfleet.config import SimConfig
@@ -64,7 +65,7 @@ def serve(config: SimConfig, *, inventory: Path | None, workers: int) -> None:
     if workers > 1:
         _serve_workers(config, inventory, workers)
     else:
-        asyncio.run(_serve_one(config, inventory))
+        eventloop.run_coroutine(_serve_one(config, inventory))
 
 
 async def _serve_one(config: SimConfig, inventory: Path | None) -> None:
@@ -96,7 +97,7 @@ def _worker(config: SimConfig, cells: Any, only: range, ready: Any) -> None:
 
     raise_open_file_limit()
     try:
-        asyncio.run(main())
+        eventloop.run_coroutine(main())
     except BaseException as exc:
         ready.put(f"worker failed: {type(exc).__name__}: {exc}")
         raise

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from psfleet import eventloop
 from psfleet.simfleet import SimFleet
 from psfleet.testing.fleets import fleet_starter
 
@@ -18,8 +19,9 @@ FleetFactory = Callable[..., Any]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    # The loop psfleet itself runs on (uvloop when installed); other suites use asyncio's.
+    return eventloop.anyio_backend()
 
 
 @pytest.fixture
