@@ -14,15 +14,16 @@ from psfleet.transport.host import HostTransport
 from psfleet.transport.options import Wait
 from psfleet.wsman import (
     Envelope,
-    build_request,
     fault_to_error,
     names,
     parse_envelope,
     parse_fault,
     shell,
 )
+from psfleet.wsman.envelope import RequestTemplate, request_template
 from psfleet.wsman.faults import FaultCode
 
+_MAX_TEMPLATES = 16  # a shell uses six actions; more keys would mean an unusual caller
 _KEEPALIVE_OPTION = {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"}
 _COMMAND_OPTION = {"WINRS_SKIP_CMD_SHELL": "False"}
 
@@ -52,6 +53,7 @@ class WSManShell:
         self.shell_id: str | None = None
         self._to = transport.endpoint.url
         self._timeouts = transport.timeouts
+        self._templates: dict[tuple[object, ...], RequestTemplate] = {}
 
     @property
     def host(self) -> str:
@@ -112,6 +114,27 @@ class WSManShell:
         await self._call(names.ACTION_DELETE, "", wait=Wait.CLOSE)
         self.shell_id = None
 
+    def _template(
+        self, action: str, options: Mapping[str, str] | None, must_comply: bool
+    ) -> RequestTemplate:
+        """The headers of this shell's requests, built once per action and options."""
+        key = (action, self.shell_id, self.max_envelope_size, options and tuple(options.items()))
+        template = self._templates.get(key)
+        if template is None:
+            template = request_template(
+                action=action,
+                to=self._to,
+                resource_uri=self.resource_uri,
+                selectors={"ShellId": self.shell_id} if self.shell_id else None,
+                options=options,
+                options_must_comply=must_comply,
+                max_envelope_size=self.max_envelope_size,
+                operation_timeout_s=self._timeouts.operation,
+            )
+            if len(self._templates) < _MAX_TEMPLATES:
+                self._templates[key] = template
+        return template
+
     async def _call(
         self,
         action: str,
@@ -121,17 +144,7 @@ class WSManShell:
         must_comply: bool = False,
         wait: Wait = Wait.REQUEST,
     ) -> Envelope:
-        message, message_id = build_request(
-            action=action,
-            to=self._to,
-            resource_uri=self.resource_uri,
-            body=body,
-            selectors={"ShellId": self.shell_id} if self.shell_id else None,
-            options=options,
-            options_must_comply=must_comply,
-            max_envelope_size=self.max_envelope_size,
-            operation_timeout_s=self._timeouts.operation,
-        )
+        message, message_id = self._template(action, options, must_comply).build(body)
         raw = await self.transport.request(message, wait=wait)
         answer = parse_envelope(raw)
         if answer.is_fault:  # Windows sends faults with HTTP 500; tolerate a 200 too

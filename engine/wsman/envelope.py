@@ -7,6 +7,7 @@ matches elements by namespace URI.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,77 @@ def parse_duration(text: str) -> float:
         raise ProtocolError(f"unsupported duration {text!r}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class RequestTemplate:
+    """A request envelope complete but for its MessageID and Body.
+
+    A shell sends the same headers again and again (a Receive differs only in its
+    MessageID), so WSManShell keeps one template per action instead of rebuilding
+    and re-escaping the headers for every request.
+    """
+
+    head: str  # everything before the MessageID
+    tail: str  # from after the MessageID to the opening of the Body
+
+    def build(self, body: str, message_id: str | None = None) -> tuple[bytes, str]:
+        """(envelope bytes, MessageID) so the caller can match RelatesTo."""
+        message_id = message_id or new_message_id()
+        envelope = f"{self.head}{message_id}{self.tail}{body}</s:Body></s:Envelope>"
+        return envelope.encode("utf-8"), message_id
+
+
+def request_template(
+    *,
+    action: str,
+    to: str,
+    resource_uri: str,
+    session_id: str | None = None,
+    selectors: Mapping[str, str] | None = None,
+    options: Mapping[str, str] | None = None,
+    options_must_comply: bool = False,
+    max_envelope_size: int = names.DEFAULT_MAX_ENVELOPE_SIZE,
+    operation_timeout_s: float = 20,
+    locale: str = "en-US",
+) -> RequestTemplate:
+    head = [
+        _ENVELOPE_OPEN,
+        "<s:Header>",
+        f'<wsa:Action s:mustUnderstand="true">{escape(action)}</wsa:Action>',
+        f'<wsmv:DataLocale s:mustUnderstand="false" xml:lang="{locale}"/>',
+        f'<wsman:Locale s:mustUnderstand="false" xml:lang="{locale}"/>',
+        f'<wsman:MaxEnvelopeSize s:mustUnderstand="true">{max_envelope_size}'
+        "</wsman:MaxEnvelopeSize>",
+        "<wsa:MessageID>",
+    ]
+    tail = [
+        "</wsa:MessageID>",
+        f"<wsman:OperationTimeout>{format_duration(operation_timeout_s)}</wsman:OperationTimeout>",
+        f'<wsa:ReplyTo><wsa:Address s:mustUnderstand="true">{names.ANONYMOUS}'
+        "</wsa:Address></wsa:ReplyTo>",
+        f'<wsman:ResourceURI s:mustUnderstand="true">{escape(resource_uri)}</wsman:ResourceURI>',
+    ]
+    if session_id:
+        tail.append(f'<wsmv:SessionId s:mustUnderstand="false">{session_id}</wsmv:SessionId>')
+    tail.append(f"<wsa:To>{escape(to)}</wsa:To>")
+    if options:
+        comply = ' MustComply="true"' if options_must_comply else ""
+        tail.append('<wsman:OptionSet s:mustUnderstand="true">')
+        tail.extend(
+            f"<wsman:Option{comply} Name={quoteattr(k)}>{escape(v)}</wsman:Option>"
+            for k, v in options.items()
+        )
+        tail.append("</wsman:OptionSet>")
+    if selectors:
+        tail.append("<wsman:SelectorSet>")
+        tail.extend(
+            f"<wsman:Selector Name={quoteattr(k)}>{escape(v)}</wsman:Selector>"
+            for k, v in selectors.items()
+        )
+        tail.append("</wsman:SelectorSet>")
+    tail.append("</s:Header><s:Body>")
+    return RequestTemplate("".join(head), "".join(tail))
+
+
 def build_request(
     *,
     action: str,
@@ -66,41 +138,19 @@ def build_request(
     locale: str = "en-US",
 ) -> tuple[bytes, str]:
     """Build one request envelope; returns (bytes, MessageID) so the caller can match RelatesTo."""
-    message_id = message_id or new_message_id()
-    parts = [
-        _ENVELOPE_OPEN,
-        "<s:Header>",
-        f'<wsa:Action s:mustUnderstand="true">{escape(action)}</wsa:Action>',
-        f'<wsmv:DataLocale s:mustUnderstand="false" xml:lang="{locale}"/>',
-        f'<wsman:Locale s:mustUnderstand="false" xml:lang="{locale}"/>',
-        f'<wsman:MaxEnvelopeSize s:mustUnderstand="true">{max_envelope_size}'
-        "</wsman:MaxEnvelopeSize>",
-        f"<wsa:MessageID>{message_id}</wsa:MessageID>",
-        f"<wsman:OperationTimeout>{format_duration(operation_timeout_s)}</wsman:OperationTimeout>",
-        f'<wsa:ReplyTo><wsa:Address s:mustUnderstand="true">{names.ANONYMOUS}'
-        "</wsa:Address></wsa:ReplyTo>",
-        f'<wsman:ResourceURI s:mustUnderstand="true">{escape(resource_uri)}</wsman:ResourceURI>',
-    ]
-    if session_id:
-        parts.append(f'<wsmv:SessionId s:mustUnderstand="false">{session_id}</wsmv:SessionId>')
-    parts.append(f"<wsa:To>{escape(to)}</wsa:To>")
-    if options:
-        comply = ' MustComply="true"' if options_must_comply else ""
-        parts.append('<wsman:OptionSet s:mustUnderstand="true">')
-        parts.extend(
-            f"<wsman:Option{comply} Name={quoteattr(k)}>{escape(v)}</wsman:Option>"
-            for k, v in options.items()
-        )
-        parts.append("</wsman:OptionSet>")
-    if selectors:
-        parts.append("<wsman:SelectorSet>")
-        parts.extend(
-            f"<wsman:Selector Name={quoteattr(k)}>{escape(v)}</wsman:Selector>"
-            for k, v in selectors.items()
-        )
-        parts.append("</wsman:SelectorSet>")
-    parts.append(f"</s:Header><s:Body>{body}</s:Body></s:Envelope>")
-    return "".join(parts).encode("utf-8"), message_id
+    template = request_template(
+        action=action,
+        to=to,
+        resource_uri=resource_uri,
+        session_id=session_id,
+        selectors=selectors,
+        options=options,
+        options_must_comply=options_must_comply,
+        max_envelope_size=max_envelope_size,
+        operation_timeout_s=operation_timeout_s,
+        locale=locale,
+    )
+    return template.build(body, message_id)
 
 
 def build_response(
@@ -152,11 +202,14 @@ _HEADER_TEXT_FIELDS = {
 }
 
 
+_DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)  # one pass over the bytes
+
+
 def parse_xml(data: bytes | str) -> ET.Element:
     """Parse XML, refusing DTDs (entity expansion); malformed input is a ProtocolError."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
     # WSMan never carries a DTD; refusing one anywhere rules out entity expansion.
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw or b"<!doctype" in raw:
+    if _DTD.search(raw):
         raise ProtocolError("XML with a DTD is not accepted")
     try:
         return ET.fromstring(data)

@@ -4,7 +4,7 @@ import pytest
 
 from psfleet import errors
 from psfleet.wsman import build_request, build_response, names, parse_envelope, shell
-from psfleet.wsman.envelope import format_duration, parse_duration
+from psfleet.wsman.envelope import format_duration, parse_duration, request_template
 from psfleet.wsman.identify import (
     IDENTIFY_REQUEST,
     build_identify_response,
@@ -33,6 +33,26 @@ def test_request_round_trips_headers_selectors_and_options() -> None:
     assert envelope.max_envelope_size == 512000
     assert envelope.operation_timeout_s == 20
     assert shell.parse_receive(envelope.body) == shell.ReceiveRequest(("stdout",), "CMD-1")
+
+
+def test_a_template_builds_what_build_request_builds_with_only_the_message_id_new() -> None:
+    headers = {
+        "action": names.ACTION_RECEIVE,
+        "to": "http://127.1.0.1:5985/wsman",
+        "resource_uri": names.RESOURCE_POWERSHELL,
+        "selectors": {"ShellId": "SHELL-1"},
+        "options": {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"},
+        "max_envelope_size": 512000,
+    }
+    body = shell.build_receive("stdout", "CMD-1")
+    template = request_template(**headers)
+    first, first_id = template.build(body)
+    second, second_id = template.build(body)
+    assert first_id != second_id
+    assert second.replace(second_id.encode(), first_id.encode()) == first
+    assert build_request(body=body, message_id=first_id, **headers) == (first, first_id)
+    envelope = parse_envelope(second)
+    assert (envelope.message_id, envelope.selectors) == (second_id, {"ShellId": "SHELL-1"})
 
 
 def test_values_are_escaped() -> None:
@@ -91,6 +111,7 @@ def test_identify_round_trip() -> None:
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
         b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/></s:Envelope>',
         b"<!--" + b"x" * 8192 + b'--><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+        b'<?xml version="1.0"?><!doctype x [<!entity a "aaaa">]><x>&a;</x>',
     ],
 )
 def test_malformed_input_is_a_protocol_error(data: bytes) -> None:
