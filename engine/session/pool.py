@@ -68,7 +68,8 @@ class RunspacePool:
             pool_id=self.id,
             shell=self.shell,
             fragmenter=psrp.Fragmenter(),
-            runspaces=anyio.Semaphore(max_runspaces),
+            # fast_acquire: a free runspace needs no extra trip round the event loop
+            runspaces=anyio.Semaphore(max_runspaces, fast_acquire=True),
             cipher=psrpcore.PSRemotingCrypto(),
         )
 

@@ -39,7 +39,7 @@ class HostTransport:
         self.timeouts = timeouts or Timeouts()
         self._auth = auth
         self._tls = tls or TLSOptions()
-        self._slots = anyio.Semaphore(max_channels)
+        self._slots = anyio.Semaphore(max_channels, fast_acquire=True)
         self._idle: list[Channel] = []
         self._channels: list[Channel] = []
         self._closed = False
