@@ -60,9 +60,58 @@ async def warm(endpoint: Endpoint, options: ClientOptions, count: int) -> float:
         await pool.aclose()
 
 
-def _summary(seconds: list[float]) -> str:
-    ms = sorted(value * 1000 for value in seconds)
+def _summary(milliseconds: list[float]) -> str:
+    ms = sorted(milliseconds)
     return f"{statistics.median(ms):.2f} ms CPU (rounds {ms[0]:.2f}-{ms[-1]:.2f})"
+
+
+def measure(
+    rounds: int,
+    *,
+    loop: str = "auto",
+    auth: str = "ntlm",
+    tls: bool = False,
+    cold_hosts: int = 200,
+    warm_commands: int = 1000,
+    address: str = "127.1.250.1",
+    port: int = 25985,
+) -> dict[str, list[float]]:
+    """Client CPU in ms, one figure per round: {"cold": [...], "warm": [...]}."""
+    os.environ[eventloop.ENV_VAR] = loop
+    placement = Placement.choose(pin=True)
+    sim = subprocess.Popen(
+        pinned(
+            [sys.executable, "-c", _SIM, address, str(port), "tls" if tls else ""],
+            placement.server,
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None and sim.stdout.readline().strip() == "ready"
+        options = client_options(
+            auth=auth,
+            credential=("LAB\\admin", "psfleet-demo"),
+            delegate_to=["node01"],
+            insecure_skip_tls_verify=tls,
+        )
+        endpoint = Endpoint("node01", address=address, port=port, tls=tls)
+        if placement.client is not None:
+            os.sched_setaffinity(0, placement.client)
+        # Imports, first-use caches and key derivation are not per-host costs.
+        eventloop.run_coroutine(cold(endpoint, options, 5))
+        colds = [
+            eventloop.run_coroutine(cold(endpoint, options, cold_hosts)) for _ in range(rounds)
+        ]
+        warms = [
+            eventloop.run_coroutine(warm(endpoint, options, warm_commands)) for _ in range(rounds)
+        ]
+        return {"cold": [s * 1000 for s in colds], "warm": [s * 1000 for s in warms]}
+    finally:
+        if sim.stdin is not None:
+            sim.stdin.close()
+        sim.wait(30)
 
 
 def main() -> None:
@@ -78,45 +127,20 @@ def main() -> None:
     parser.add_argument("--address", default="127.1.250.1")
     parser.add_argument("--port", type=int, default=25985)
     args = parser.parse_args()
-    os.environ[eventloop.ENV_VAR] = args.loop
-    placement = Placement.choose(pin=True)
-    sim = subprocess.Popen(
-        pinned(
-            [sys.executable, "-c", _SIM, args.address, str(args.port), "tls" if args.tls else ""],
-            placement.server,
-        ),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    figures = measure(
+        args.rounds,
+        loop=args.loop,
+        auth=args.auth,
+        tls=args.tls,
+        cold_hosts=args.cold,
+        warm_commands=args.warm,
+        address=args.address,
+        port=args.port,
     )
-    try:
-        assert sim.stdout is not None and sim.stdout.readline().strip() == "ready"
-        options = client_options(
-            auth=args.auth,
-            credential=("LAB\\admin", "psfleet-demo"),
-            delegate_to=["node01"],
-            insecure_skip_tls_verify=args.tls,
-        )
-        endpoint = Endpoint("node01", address=args.address, port=args.port, tls=args.tls)
-        if placement.client is not None:
-            os.sched_setaffinity(0, placement.client)
-        eventloop.run_coroutine(
-            cold(endpoint, options, 5)
-        )  # imports and key derivation are not per host
-        colds = [
-            eventloop.run_coroutine(cold(endpoint, options, args.cold)) for _ in range(args.rounds)
-        ]
-        warms = [
-            eventloop.run_coroutine(warm(endpoint, options, args.warm)) for _ in range(args.rounds)
-        ]
-        mode = (
-            f"{args.auth}{' over https' if args.tls else ' + encryption'}, {eventloop.loop_name()}"
-        )
-        print(f"{mode}: cold host {_summary(colds)}; warm command {_summary(warms)}")
-    finally:
-        if sim.stdin is not None:
-            sim.stdin.close()
-        sim.wait(30)
+    mode = f"{args.auth}{' over https' if args.tls else ' + encryption'}, {eventloop.loop_name()}"
+    print(
+        f"{mode}: cold host {_summary(figures['cold'])}; warm command {_summary(figures['warm'])}"
+    )
 
 
 if __name__ == "__main__":
