@@ -1,10 +1,17 @@
 """Requests and responses built here parse back to what was put in; bad XML is a ProtocolError."""
 
+import uuid
+
 import pytest
 
 from psfleet import errors
 from psfleet.wsman import build_request, build_response, names, parse_envelope, shell
-from psfleet.wsman.envelope import format_duration, parse_duration, request_template
+from psfleet.wsman.envelope import (
+    format_duration,
+    new_message_id,
+    parse_duration,
+    request_template,
+)
 from psfleet.wsman.identify import (
     IDENTIFY_REQUEST,
     build_identify_response,
@@ -138,3 +145,13 @@ def test_bad_base64_stream_is_a_protocol_error() -> None:
 def test_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+def test_message_ids_are_distinct_version_4_uuids_in_windows_form() -> None:
+    ids = [new_message_id() for _ in range(500)]
+    assert len(set(ids)) == len(ids)
+    for message_id in ids:
+        assert message_id.startswith("uuid:")
+        parsed = uuid.UUID(message_id.removeprefix("uuid:"))
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed).upper() == message_id.removeprefix("uuid:")
