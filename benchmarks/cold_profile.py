@@ -19,11 +19,10 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import anyio
-
 import psfleet
 from benchmarks.protocol import ChildSpec, emit
 from benchmarks.tools.psfleet_tool import settings
+from psfleet import eventloop
 from psfleet.targets.model import Target
 
 _WARM_UP_HOSTS = 5  # imports, first-use caches and key derivation are not per-host costs
@@ -176,4 +175,4 @@ if __name__ == "__main__":
     child_spec = ChildSpec.from_json(sys.argv[1])
     if child_spec.cpus is not None:
         os.sched_setaffinity(0, child_spec.cpus)
-    emit("profile", **anyio.run(main, child_spec, int(sys.argv[2])))
+    emit("profile", **eventloop.run(main, child_spec, int(sys.argv[2])))

@@ -14,8 +14,19 @@ from typing import Any
 import psutil
 
 from benchmarks.supervise import ROOT
+from psfleet import eventloop
 
-PACKAGES = ("psfleet", "pypsrp", "pywinrm", "aiohttp", "psrpcore", "pyspnego", "requests", "anyio")
+PACKAGES = (
+    "psfleet",
+    "pypsrp",
+    "pywinrm",
+    "aiohttp",
+    "psrpcore",
+    "pyspnego",
+    "requests",
+    "anyio",
+    "uvloop",
+)
 _CALIBRATION_LOOPS = 2_000_000
 
 
@@ -29,6 +40,7 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         "calibration_ms": calibration_ms(),
+        "event_loop": eventloop.loop_name(),  # psfleet's, in its client and in simfleet
     }
 
 

@@ -10,11 +10,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-
 import psfleet
 from benchmarks.protocol import CREDENTIAL, ChildSpec
 from benchmarks.tools.outcome import NO_OUTPUT, NOT_FINISHED, OK, Outcome, failure_class, measured
+from psfleet import eventloop
 from psfleet.events import Event, HostStatus, RecordEvent, Stream
 from psfleet.targets.model import Target
 
@@ -65,8 +64,8 @@ def tally(
 def run(spec: ChildSpec, report: Report) -> float | None:
     targets = [Target(name, address, spec.port) for name, address in spec.targets()]
     if spec.kind == "warm":
-        return anyio.run(_warm, spec, targets, report)
-    anyio.run(_cold, spec, targets, report)
+        return eventloop.run(_warm, spec, targets, report)
+    eventloop.run(_cold, spec, targets, report)
     return None
 
 
