@@ -1,50 +1,64 @@
-"""The one place where aiohttp, ssl and OS errors, and HTTP error answers, become psfleet errors.
+"""The one place where ssl, OS and HTTP-parser errors and HTTP error answers become psfleet errors.
 
-Mapped errors are raised `from None`: aiohttp exceptions can carry the request
-headers (the Authorization header among them), and a chained cause would keep
-them reachable from a logged traceback.
+Mapped errors are raised `from None`: a chained cause could keep request data
+(the Authorization header among it) reachable from a logged traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
+import socket
 import ssl
 
-import aiohttp
+from aiohttp import ClientError
+from aiohttp.http_exceptions import HttpProcessingError
 
 from psfleet import errors
 from psfleet.wsman import fault_to_error, parse_envelope, parse_fault
 
 
-def map_client_error(exc: BaseException, host: str, *, waited_s: float) -> errors.PsfleetError:
-    """The typed error for an exception raised by aiohttp while talking to `host`."""
+def map_connect_error(exc: BaseException, host: str, *, waited_s: float) -> errors.PsfleetError:
+    """The typed error for a failure to open the TCP (and TLS) connection to `host`."""
     if isinstance(exc, errors.PsfleetError):
         return exc
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, TimeoutError):
         return errors.ConnectError(f"connect timed out after {waited_s:g}s", host=host)
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return errors.OperationTimeout(f"no answer within {waited_s:g}s", host=host)
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+    if isinstance(exc, ssl.SSLCertVerificationError):
         return errors.TLSError(
-            f"certificate verification failed: {exc.certificate_error}", host=host
+            f"certificate verification failed: {exc.verify_message or _reason(exc)}", host=host
         )
-    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError | ssl.SSLError):
+    if isinstance(exc, ssl.SSLError):
         return errors.TLSError(f"TLS handshake failed: {_reason(exc)}", host=host)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+    if isinstance(exc, socket.gaierror):
         return errors.ConnectError(f"DNS lookup failed: {_reason(exc)}", host=host)
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, OSError):
         return errors.ConnectError(f"cannot connect: {_reason(exc)}", host=host)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+    return errors.ProtocolError(f"unexpected connect failure: {type(exc).__name__}", host=host)
+
+
+def map_exchange_error(
+    exc: BaseException, host: str, *, timed_out: bool, waited_s: float
+) -> errors.PsfleetError:
+    """The typed error for a request that failed on an open connection to `host`."""
+    if isinstance(exc, errors.PsfleetError):
+        return exc
+    if timed_out or isinstance(exc, TimeoutError):
+        return errors.OperationTimeout(f"no answer within {waited_s:g}s", host=host)
+    if isinstance(exc, HttpProcessingError):
+        return errors.ProtocolError("the host's answer is not valid HTTP", host=host)
+    if isinstance(exc, ssl.SSLError):
+        return errors.TLSError(f"TLS failed during the request: {_reason(exc)}", host=host)
+    if isinstance(exc, ClientError | OSError):
+        # aiohttp's parser reports a dropped connection (ServerDisconnectedError,
+        # ClientPayloadError for a cut body) as ClientError subclasses.
         return errors.ConnectError("the connection was closed during the request", host=host)
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return errors.ConnectError(f"connection failed: {type(exc).__name__}", host=host)
     return errors.ProtocolError(f"unexpected transport failure: {type(exc).__name__}", host=host)
 
 
 def _reason(exc: BaseException) -> str:
-    os_error = getattr(exc, "os_error", None)
-    if isinstance(os_error, OSError) and os_error.strerror:
-        return os_error.strerror
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     return str(exc) or type(exc).__name__
 
 
