@@ -188,5 +188,8 @@ class HTTPConnection:
 
     def _expire(self) -> None:
         self._expired = True
-        if self._protocol is not None:
-            self._protocol.abort()  # wakes the reader with a disconnect error
+        protocol = self._protocol
+        if protocol is not None and protocol.transport is not None:
+            # The transport, not the protocol: ResponseHandler.abort() forgets the body
+            # being read, whose reader would then never wake.
+            protocol.transport.abort()
