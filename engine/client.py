@@ -56,6 +56,7 @@ def client_options(
     client_cert: Path | str | None = None,
     client_key: Path | str | None = None,
     insecure_skip_tls_verify: bool = False,
+    channel_binding: bool = True,
     configuration: str = "Microsoft.PowerShell",
     min_runspaces: int = 1,
     max_runspaces: int = 1,
@@ -70,6 +71,7 @@ def client_options(
             delegate=delegate,
             allow_basic_over_http=allow_basic_over_http,
             credssp_allowed=_allowlist(delegate_to),
+            channel_binding=channel_binding,
         ),
         tls=TLSOptions(
             ca_file=ca_file,

@@ -42,6 +42,13 @@ def sim(
     credssp_off: Annotated[
         str, typer.Option(help="Comma-separated hosts where CredSSP is not enabled (server side).")
     ] = "",
+    cbt_hardening: Annotated[
+        str,
+        typer.Option(
+            help="CbtHardeningLevel with --tls: none, relaxed (Windows' default) or strict "
+            "(NTLM/Kerberos must carry the channel binding of the host's certificate)."
+        ),
+    ] = "relaxed",
     allow_unencrypted: Annotated[
         bool, typer.Option(help="AllowUnencrypted=true: Basic and plain bodies over HTTP.")
     ] = False,
@@ -70,29 +77,30 @@ def sim(
     ] = None,
 ) -> None:
     """Start a simulated fleet; runs until SIGINT/SIGTERM. Prints a line starting with `ready`."""
-    config = SimConfig(
-        hosts=hosts,
-        cluster=cluster,
-        base_address=base_address,
-        port=port,
-        tls=tls,
-        rtt_ms=rtt_ms,
-        faults=faults,
-        seed=seed,
-        users_file=users,
-        quotas=Quotas(
-            max_shells_per_user=max_shells_per_user,
-            max_concurrent_users=max_concurrent_users,
-            max_processes_per_shell=max_processes_per_shell,
-            max_envelope_size=max_envelope_size,
-        ),
-        credssp_off=tuple(h.strip() for h in credssp_off.split(",") if h.strip()),
-        allow_unencrypted=allow_unencrypted,
-        idle_timeout_s=idle_timeout,
-        state_dir=state_dir,
-        kerberos_keytab=keytab,
-    )
     try:
+        config = SimConfig(
+            hosts=hosts,
+            cluster=cluster,
+            base_address=base_address,
+            port=port,
+            tls=tls,
+            rtt_ms=rtt_ms,
+            faults=faults,
+            seed=seed,
+            users_file=users,
+            quotas=Quotas(
+                max_shells_per_user=max_shells_per_user,
+                max_concurrent_users=max_concurrent_users,
+                max_processes_per_shell=max_processes_per_shell,
+                max_envelope_size=max_envelope_size,
+            ),
+            credssp_off=tuple(h.strip() for h in credssp_off.split(",") if h.strip()),
+            allow_unencrypted=allow_unencrypted,
+            idle_timeout_s=idle_timeout,
+            state_dir=state_dir,
+            kerberos_keytab=keytab,
+            cbt_hardening=cbt_hardening,
+        )
         if client_cert is not None:
             _write_client_certificate(config, client_cert)
         serve(config, inventory=inventory, workers=workers)

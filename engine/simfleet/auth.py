@@ -17,6 +17,7 @@ from typing import Any
 import gssapi.raw
 import spnego
 import spnego.exceptions
+from spnego.channel_bindings import GssChannelBindings
 
 from psfleet.simfleet.accounts import Accounts
 from psfleet.simfleet.certs import mapped_upn
@@ -104,6 +105,8 @@ class AuthPolicy:
         self.tls = tls
         self.allow_unencrypted = allow_unencrypted
         self.credssp = credssp
+        # Set (from the host's certificate) when CbtHardeningLevel is Strict.
+        self.channel_bindings: GssChannelBindings | None = None
 
     def offered(self) -> list[str]:
         """WWW-Authenticate values of a 401, like a default Windows listener."""
@@ -168,7 +171,11 @@ class AuthPolicy:
         # A fresh handshake on a connection replaces whatever it had.
         if conn.scheme is not scheme or conn.context is None or conn.identity is not None:
             conn.scheme, conn.identity = scheme, None
-            conn.context = spnego.server(protocol=_ACCEPTOR_PROTOCOLS[scheme])
+            # CredSSP binds to TLS through its own pubKeyAuth, not channel bindings.
+            bindings = self.channel_bindings if scheme is not Scheme.CREDSSP else None
+            conn.context = spnego.server(
+                protocol=_ACCEPTOR_PROTOCOLS[scheme], channel_bindings=bindings
+            )
         try:
             out_token = conn.context.step(token)
         except _HANDSHAKE_FAILURES:

@@ -38,6 +38,7 @@ class FleetCA:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.certificates: dict[str, bytes] = {}  # DER of each host certificate issued, by name
         directory.mkdir(parents=True, exist_ok=True)
         keys = directory / "ca-key.pem"
         if keys.exists():
@@ -121,6 +122,7 @@ class FleetCA:
         )
         path = self.directory / f"{host.name}.pem"
         path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + self._key_pem)
+        self.certificates[host.name] = cert.public_bytes(serialization.Encoding.DER)
         return path
 
     def issue_client(self, upn: str) -> tuple[Path, Path]:

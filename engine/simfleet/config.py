@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psfleet.errors import UsageError
+
+CBT_HARDENING_LEVELS = ("none", "relaxed", "strict")
+
 
 @dataclass(frozen=True, slots=True)
 class Quotas:
@@ -33,6 +37,10 @@ class SimConfig:
     quotas: Quotas = field(default_factory=Quotas)
     credssp_off: tuple[str, ...] = ()  # hosts where Enable-WSManCredSSP Server was not run
     allow_unencrypted: bool = False  # AllowUnencrypted: Basic and plain bodies over HTTP
+    # CbtHardeningLevel over HTTPS: "strict" refuses NTLM/Kerberos handshakes that do not
+    # carry the binding of the host's certificate; "relaxed" (Windows' default) and
+    # "none" do not check it.
+    cbt_hardening: str = "relaxed"
     domain: str = "LAB"
     dns_suffix: str = "lab.test"
     operation_timeout_cap_s: float = 60.0  # longest Receive long poll the server will hold
@@ -40,6 +48,11 @@ class SimConfig:
     state_dir: Path | None = None  # where certificates are written (a temp dir by default)
     # Keytab holding HTTP/<host> keys: Kerberos (and Negotiate with a ticket) is accepted.
     kerberos_keytab: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.cbt_hardening not in CBT_HARDENING_LEVELS:
+            levels = ", ".join(CBT_HARDENING_LEVELS)
+            raise UsageError(f"cbt_hardening {self.cbt_hardening!r}: expected one of {levels}")
 
     @property
     def effective_port(self) -> int:

@@ -31,6 +31,7 @@ from psfleet.simfleet.http_app import FleetApp
 from psfleet.simfleet.inventory import write_inventory
 from psfleet.simfleet.service import WSManService
 from psfleet.simfleet.stats import FleetStats
+from psfleet.transport.bindings import tls_server_end_point
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,9 @@ class SimFleet:
             if ca
             else None
         )
+        if ca is not None and self.config.cbt_hardening == "strict":
+            certificate = ca.certificates[fact.inventory_name]
+            runtime.policy.channel_bindings = tls_server_end_point(certificate)
         assert self._runner is not None
         site = web.TCPSite(
             self._runner, fact.address, runtime.port, ssl_context=ssl_context, backlog=512

@@ -16,6 +16,7 @@ from typing import Any
 import spnego
 import spnego.exceptions
 from spnego._ntlm_raw.crypto import ntowfv1
+from spnego.channel_bindings import GssChannelBindings
 
 from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageError
 from psfleet.transport import framing
@@ -65,7 +66,14 @@ def offered_schemes(www_authenticate: str | None) -> set[str]:
 class SecurityContext:
     """One client handshake (and afterwards the message cipher) of one TCP connection."""
 
-    def __init__(self, endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        auth: AuthOptions,
+        *,
+        encrypt: bool,
+        channel_bindings: GssChannelBindings | None = None,
+    ) -> None:
         if auth.method is AuthMethod.CREDSSP:
             allowed = auth.credssp_allowed
             if allowed is None or not allowed(endpoint.host):
@@ -87,7 +95,7 @@ class SecurityContext:
         )
         self._host = endpoint.host
         self._token_pattern = re.compile(rf"(?:^|,)\s*{self.scheme}\s+([A-Za-z0-9+/=]+)", re.I)
-        self._context = _new_context(endpoint, auth, encrypt=encrypt)
+        self._context = _new_context(endpoint, auth, encrypt, channel_bindings)
 
     @property
     def complete(self) -> bool:
@@ -163,7 +171,18 @@ def _credentials(username: str | None, password: str | None) -> Any:
     return [_ntlm_hash(username, password), spnego.Password(username, password)]
 
 
-def _new_context(endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> Any:
+def binds_to_tls(endpoint: Endpoint, auth: AuthOptions) -> bool:
+    """Whether a handshake carries the TLS channel binding (CredSSP binds by pubKeyAuth)."""
+    bindable = auth.method in (AuthMethod.NTLM, AuthMethod.NEGOTIATE, AuthMethod.KERBEROS)
+    return endpoint.tls and auth.channel_binding and bindable
+
+
+def _new_context(
+    endpoint: Endpoint,
+    auth: AuthOptions,
+    encrypt: bool,
+    channel_bindings: GssChannelBindings | None,
+) -> Any:
     credential = auth.credential
     username = credential.username if credential else None
     password = credential.password if credential else None
@@ -190,6 +209,7 @@ def _new_context(endpoint: Endpoint, auth: AuthOptions, *, encrypt: bool) -> Any
             context_req=context_req,
             protocol=_PROTOCOLS[auth.method],
             options=options,
+            channel_bindings=channel_bindings,
             **extra,
         )
     except spnego.exceptions.SpnegoError as exc:

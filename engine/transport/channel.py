@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from psfleet.errors import AuthError, ConnectError
 from psfleet.transport import framing
-from psfleet.transport.auth import SecurityContext, static_authorization
+from psfleet.transport.auth import SecurityContext, binds_to_tls, static_authorization
+from psfleet.transport.bindings import tls_server_end_point
 from psfleet.transport.connection import HTTPAnswer, HTTPConnection
 from psfleet.transport.failures import status_error
 from psfleet.transport.options import AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
@@ -37,6 +38,7 @@ class Channel:
         self._timeouts = timeouts
         self._url = endpoint.url
         self._encrypt = auth.method.connection_bound and not endpoint.tls
+        self._binds_to_tls = binds_to_tls(endpoint, auth)
         self._static_authorization: str | None = None
         if not auth.method.connection_bound:
             self._static_authorization = static_authorization(endpoint, auth)
@@ -106,7 +108,14 @@ class Channel:
     async def _authenticate(self, message: bytes) -> HTTPAnswer:
         """Authenticate the connection, then send `message` (with the last leg if it can)."""
         self._context = None
-        context = SecurityContext(self._endpoint, self._auth, encrypt=self._encrypt)
+        bindings = None
+        if self._binds_to_tls:
+            await self._connection.open()  # the binding is of the certificate this socket saw
+            certificate = self._connection.peer_certificate()
+            bindings = tls_server_end_point(certificate) if certificate else None
+        context = SecurityContext(
+            self._endpoint, self._auth, encrypt=self._encrypt, channel_bindings=bindings
+        )
         header = context.first_header()
         for leg in range(_MAX_HANDSHAKE_LEGS):
             carrying = self._eager and context.complete  # the message goes with this leg

@@ -87,6 +87,22 @@ class HTTPConnection:
             return False
         return True
 
+    async def open(self) -> None:
+        """Connect now, if not connected (an auth handshake binds to the TLS certificate)."""
+        if not self.is_open():
+            await self._connect(self._connect_timeout)
+
+    def peer_certificate(self) -> bytes | None:
+        """The host's TLS certificate (DER) on the open connection; None on plain HTTP."""
+        protocol = self._protocol
+        if protocol is None or protocol.transport is None:
+            return None
+        ssl_object = protocol.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        der: bytes | None = ssl_object.getpeercert(binary_form=True)
+        return der
+
     async def post(
         self,
         body: bytes,

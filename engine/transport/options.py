@@ -83,6 +83,9 @@ class AuthOptions:
     # The mechanism CredSSP authenticates with inside its TLS channel.
     credssp_mechanism: str = "negotiate"
     service: str = "HTTP"
+    # Over HTTPS, bind NTLM/Kerberos handshakes to the host's TLS certificate (Extended
+    # Protection, RFC 5929). Off only behind a TLS-terminating proxy the host trusts.
+    channel_binding: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", AuthMethod(self.method))

@@ -116,3 +116,33 @@ def test_wrong_password_is_rejected_and_counted(http_fleet: ThreadedFleet) -> No
     with pytest.raises(AuthenticationError):
         client.execute_ps("hostname")
     assert http_fleet.stats(host.name)["auth_failures"] > before
+
+
+def test_ntlm_over_https_against_a_strict_cbt_host() -> None:
+    # pypsrp binds NTLM to the certificate it saw (negotiate_send_cbt, on by default).
+    config = SimConfig(hosts=1, base_address="127.1.13.1", port=0, tls=True, cbt_hardening="strict")
+    with fleet_in_thread(config) as fleet:
+        host = fleet.hosts[0]
+        bound = Client(
+            host.address,
+            port=host.port,
+            username=USER,
+            password=PASSWORD,
+            ssl=True,
+            auth="ntlm",
+            cert_validation=str(fleet.fleet.ca_file),
+        )
+        output, _, had_errors = bound.execute_ps("hostname")
+        assert not had_errors and output == "NODE01"
+        unbound = Client(
+            host.address,
+            port=host.port,
+            username=USER,
+            password=PASSWORD,
+            ssl=True,
+            auth="ntlm",
+            cert_validation=str(fleet.fleet.ca_file),
+            negotiate_send_cbt=False,
+        )
+        with pytest.raises(AuthenticationError):
+            unbound.execute_ps("hostname")
