@@ -71,3 +71,26 @@ async def test_delegation_decides_the_second_hop(
     else:
         assert result.output == []
         assert result.had_errors or result.state is PipelineState.FAILED
+
+
+async def test_kerberos_over_https_carries_the_binding_a_strict_host_checks(
+    kerberos_env: MitKdc, fleet_factory: FleetFactory
+) -> None:
+    # MIT's acceptor compares the bindings when the client sends them (a wrong hash is
+    # GSS_S_BAD_BINDINGS); it accepts a client that sends none, so simfleet's Strict is
+    # enforced for NTLM only (test_channel_binding_simfleet).
+    fleet = await fleet_factory(
+        names=HOSTS, kerberos_keytab=kerberos_env.keytab, tls=True, cbt_hardening="strict"
+    )
+    host = fleet.hosts[0]
+    async with connect(
+        host.name,
+        address=host.address,
+        port=host.port,
+        tls=True,
+        ca_file=fleet.ca_file,
+        auth="kerberos",
+        credential="kerberos",
+    ) as pool:
+        assert (await pool.invoke("$env:COMPUTERNAME")).output == ["NODE01"]
+    assert fleet.stats()["auth_failures"] == 0
