@@ -21,6 +21,7 @@ from psfleet.events import (
 )
 from psfleet.fanout import Fleet, FleetResult, HostResult, RunOptions, arun, run, stream
 from psfleet.logs import configure_library_default
+from psfleet.session import SecureString
 
 configure_library_default()
 
@@ -38,6 +39,7 @@ __all__ = [
     "RecordEvent",
     "RunOptions",
     "RunSummary",
+    "SecureString",
     "Stream",
     "arun",
     "client_options",

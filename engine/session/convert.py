@@ -97,12 +97,25 @@ class PSObjectView(Mapping[str, Any]):
 
 
 class SecureString:
-    """A System.Security.SecureString from the host; the value never shows in a repr."""
+    """A System.Security.SecureString, from the host or to send; the value never shows.
+
+    `SecureString.from_plain(text)` makes one to pass as an argument, a parameter or
+    input; the pool exchanges a session key with the host first (RSA, MS-PSRP), and the
+    text goes encrypted with it.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: ps.PSSecureString) -> None:
         self._value = value
+
+    @classmethod
+    def from_plain(cls, text: str) -> SecureString:
+        return cls(ps.PSSecureString(text))
+
+    def psrp_value(self) -> ps.PSSecureString:
+        """The psrpcore value serialized on the wire."""
+        return self._value
 
     def decrypt(self) -> str:
         """The plain text (needs the session key of the runspace pool)."""

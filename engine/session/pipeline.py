@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +25,7 @@ from psfleet.session import psrp
 from psfleet.session.decode import FINAL_STATES, record_of, state_of
 from psfleet.session.psrp import MessageType
 from psfleet.session.records import ErrorRecord, PipelineResult, PipelineState
+from psfleet.session.session_key import exchange_session_key
 from psfleet.session.wsman import ReceiveTimedOut, WSManShell
 from psfleet.wsman import names
 from psfleet.wsman.shell import StreamChunk
@@ -42,6 +43,8 @@ class PoolLink:
     runspaces: anyio.Semaphore
     cipher: Any  # holds the session key for SecureStrings, once exchanged
     protocol_version: str | None = None
+    key_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    has_session_key: bool = False
 
     def chunk(self, payload: bytes, command_id: str | None) -> StreamChunk:
         return StreamChunk("stdin", command_id, payload)
@@ -101,26 +104,18 @@ class Pipeline:
 
     async def _create(self) -> None:
         link = self._link
-        version = link.protocol_version
-        xml = psrp.create_pipeline(
-            self._script,
-            self._args,
-            self._parameters,
-            no_input=self._input is None,
-            protocol_version=version,
-        )
+        try:
+            xml, inputs = self._serialized()
+        except psrp.SessionKeyNeeded:
+            await exchange_session_key(link)
+            xml, inputs = self._serialized()
         create = psrp.message(MessageType.CreatePipeline, link.pool_id, self.id, xml)
         # The CreatePipeline alone goes in the Command; input follows in Sends.
         first, *rest = link.payloads([create])
-        if self._input is not None:
+        if inputs is not None:
             messages = [
-                psrp.message(
-                    MessageType.PipelineInput,
-                    link.pool_id,
-                    self.id,
-                    psrp.pipeline_input(item, version),
-                )
-                for item in self._input
+                psrp.message(MessageType.PipelineInput, link.pool_id, self.id, item)
+                for item in inputs
             ]
             messages.append(
                 psrp.message(MessageType.EndOfPipelineInput, link.pool_id, self.id, b"")
@@ -131,6 +126,24 @@ class Pipeline:
         )
         for payload in rest:
             await self._shell.send([link.chunk(payload, self._command_id)])
+
+    def _serialized(self) -> tuple[bytes, list[bytes] | None]:
+        """The CreatePipeline XML and each input item's; SessionKeyNeeded for a SecureString."""
+        link = self._link
+        version = link.protocol_version
+        xml = psrp.create_pipeline(
+            self._script,
+            self._args,
+            self._parameters,
+            no_input=self._input is None,
+            protocol_version=version,
+            cipher=link.cipher,
+        )
+        if self._input is None:
+            return xml, None
+        if not isinstance(self._input, list | tuple):
+            self._input = list(self._input)  # a generator could not be read a second time
+        return xml, [psrp.pipeline_input(item, version, link.cipher) for item in self._input]
 
     def __aiter__(self) -> Pipeline:
         return self

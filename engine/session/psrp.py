@@ -25,11 +25,13 @@ from psrpcore.types import (
     InitRunspacePool,
     PSRPMessageType,
     PSVersion,
+    PublicKey,
     SessionCapability,
     serialize,
 )
 
-from psfleet.errors import ProtocolError, UsageError
+from psfleet.errors import ProtocolError
+from psfleet.session.convert import SecureString
 from psfleet.wsman import names
 
 MessageType = PSRPMessageType
@@ -47,7 +49,11 @@ _OURS: Final = SessionCapability(
     protocolversion=PSVersion("2.3"),
     SerializationVersion=PSVersion("1.1.0.1"),
 )
-_CRYPTO: Final = psrpcore.PSRemotingCrypto()  # no session key: SecureStrings cannot be sent
+_CRYPTO: Final = psrpcore.PSRemotingCrypto()  # no session key: for XML that holds no secret
+
+
+class SessionKeyNeeded(Exception):
+    """What is to be sent holds a SecureString and the pool has no session key yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +161,13 @@ def create_pipeline(
     *,
     no_input: bool,
     protocol_version: str | None,
+    cipher: Any = _CRYPTO,
 ) -> bytes:
-    """The CreatePipeline XML of a script; cached when every argument is a plain value."""
+    """The CreatePipeline XML of a script; cached when every argument is a plain value.
+
+    SecureStrings among the arguments are encrypted with `cipher`, the pool's session key
+    (SessionKeyNeeded until it was exchanged); such XML is never cached.
+    """
 
     def build() -> psrpcore.PowerShell:
         pipeline = psrpcore.PowerShell(
@@ -164,21 +175,31 @@ def create_pipeline(
         )
         command = psrpcore.Command(script, True)
         for arg in args:
-            command.add_parameter(None, arg)
+            command.add_parameter(None, _wire(arg))
         for name, value in parameters.items():
-            command.add_parameter(name, value)
+            command.add_parameter(name, _wire(value))
         pipeline.commands.append(command)
         return pipeline
 
     values = (*args, *parameters.values())
     if not all(type(v) in _CACHEABLE for v in values):
-        return _serialize(build(), protocol_version)  # collections and objects: every time
+        return _serialize(build(), protocol_version, cipher)  # collections, objects: every time
     key = ("pipeline", script, args, tuple(parameters.items()), no_input, protocol_version)
     return _xml(key, build, protocol_version)
 
 
-def pipeline_input(value: Any, protocol_version: str | None) -> bytes:
-    return _serialize(value, protocol_version)
+def pipeline_input(value: Any, protocol_version: str | None, cipher: Any = _CRYPTO) -> bytes:
+    return _serialize(_wire(value), protocol_version, cipher)
+
+
+def public_key(key: bytes) -> bytes:
+    """The PUBLIC_KEY message of a session key exchange (MS-PSRP 2.2.2.3)."""
+    return _serialize(PublicKey(PublicKey=base64.b64encode(key).decode("ascii")), None)
+
+
+def _wire(value: Any) -> Any:
+    """psfleet's SecureString goes out as the psrpcore value it wraps."""
+    return value.psrp_value() if isinstance(value, SecureString) else value
 
 
 _CACHEABLE = (str, int, float, bool, type(None))
@@ -196,7 +217,7 @@ def _xml(key: Hashable, build: Any, protocol_version: str | None = None) -> byte
     return cached
 
 
-def _serialize(value: Any, protocol_version: str | None) -> bytes:
+def _serialize(value: Any, protocol_version: str | None, cipher: Any = _CRYPTO) -> bytes:
     theirs = None
     if protocol_version is not None:
         theirs = SessionCapability(
@@ -205,9 +226,9 @@ def _serialize(value: Any, protocol_version: str | None) -> bytes:
             SerializationVersion=PSVersion("1.1.0.1"),
         )
     try:
-        element = serialize(value, _CRYPTO, our_capability=_OURS, their_capability=theirs)
+        element = serialize(value, cipher, our_capability=_OURS, their_capability=theirs)
     except psrpcore.MissingCipherError:
-        raise UsageError("sending a SecureString needs a session key exchange") from None
+        raise SessionKeyNeeded from None
     xml: bytes = ET.tostring(element, encoding="utf-8", method="xml")
     return xml
 

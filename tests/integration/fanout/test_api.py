@@ -76,3 +76,22 @@ async def test_fleet_keeps_pools_open_between_commands(
     assert second.hosts["node03"].output == ["node03"]
     stats = fleet.stats()
     assert stats["shells_opened"] == 4 and stats["shells_open"] == 0
+
+
+async def test_a_secure_string_argument_is_sealed_per_host_with_each_pools_key(
+    fleet_factory: Any, targets_of: Any, run_settings: Any
+) -> None:
+    fleet = await fleet_factory(hosts=3)
+    marshal = "[Runtime.InteropServices.Marshal]"
+    script = f"param($s) {marshal}::PtrToStringAuto({marshal}::SecureStringToBSTR($s))"
+    result = await psfleet.arun(
+        targets_of(fleet),
+        script,
+        args=[psfleet.SecureString.from_plain("Passw0rd!")],
+        **run_settings(),
+    )
+    assert {name: host.output for name, host in result.hosts.items()} == {
+        "node01": ["Passw0rd!"],
+        "node02": ["Passw0rd!"],
+        "node03": ["Passw0rd!"],
+    }
