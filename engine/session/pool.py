@@ -20,10 +20,11 @@ from psfleet.errors import PsfleetError, RemoteScriptError
 from psfleet.session import clixml, psrp
 from psfleet.session.decode import member, state_of
 from psfleet.session.pipeline import Pipeline, PoolLink
+from psfleet.session.pool_stream import poll_pool_messages
 from psfleet.session.psrp import MessageType
 from psfleet.session.records import CmdResult, PipelineResult
 from psfleet.session.winrs import run_cmd
-from psfleet.session.wsman import ReceiveTimedOut, WSManShell
+from psfleet.session.wsman import WSManShell
 from psfleet.transport.host import HostTransport
 from psfleet.wsman import names
 
@@ -99,13 +100,8 @@ class RunspacePool:
             await self.shell.send([self._link.chunk(payload, None)])
         defragmenter = psrp.Defragmenter()
         while self.state != RunspacePoolState.Opened:
-            try:
-                result = await self.shell.receive("stdout")
-            except ReceiveTimedOut:
-                continue
-            for chunk in result.chunks:
-                for message in defragmenter.feed(chunk.data):
-                    self._on_message(message)
+            for message in await poll_pool_messages(self.shell, defragmenter):
+                self._on_message(message)
 
     def _on_message(self, message: psrp.Message) -> None:
         if message.type == MessageType.SessionCapability:

@@ -18,8 +18,8 @@ from psrpcore._crypto import create_keypair, decrypt_session_key  # pinned psrpc
 from psfleet.errors import OperationTimeout, ProtocolError
 from psfleet.session import clixml, psrp
 from psfleet.session.decode import member
+from psfleet.session.pool_stream import poll_pool_messages
 from psfleet.session.psrp import MessageType
-from psfleet.session.wsman import ReceiveTimedOut
 from psfleet.transport.options import Wait
 
 if TYPE_CHECKING:
@@ -52,14 +52,9 @@ async def _receive_encrypted_key(link: PoolLink) -> bytes:
     defragmenter = psrp.Defragmenter()
     with anyio.move_on_after(limit):
         while True:
-            try:
-                result = await link.shell.receive("stdout")
-            except ReceiveTimedOut:
-                continue
-            for chunk in result.chunks:
-                for message in defragmenter.feed(chunk.data):
-                    if message.type == MessageType.EncryptedSessionKey:
-                        return _key_bytes(message.data, host)
+            for message in await poll_pool_messages(link.shell, defragmenter):
+                if message.type == MessageType.EncryptedSessionKey:
+                    return _key_bytes(message.data, host)
     raise OperationTimeout(f"no session key from the host within {limit:g}s", host=host)
 
 

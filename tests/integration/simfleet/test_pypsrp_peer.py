@@ -123,26 +123,20 @@ def test_ntlm_over_https_against_a_strict_cbt_host() -> None:
     config = SimConfig(hosts=1, base_address="127.1.13.1", port=0, tls=True, cbt_hardening="strict")
     with fleet_in_thread(config) as fleet:
         host = fleet.hosts[0]
-        bound = Client(
-            host.address,
-            port=host.port,
-            username=USER,
-            password=PASSWORD,
-            ssl=True,
-            auth="ntlm",
-            cert_validation=str(fleet.fleet.ca_file),
-        )
-        output, _, had_errors = bound.execute_ps("hostname")
+
+        def client(**settings: bool) -> Client:
+            return Client(
+                host.address,
+                port=host.port,
+                username=USER,
+                password=PASSWORD,
+                ssl=True,
+                auth="ntlm",
+                cert_validation=str(fleet.fleet.ca_file),
+                **settings,
+            )
+
+        output, _, had_errors = client().execute_ps("hostname")
         assert not had_errors and output == "NODE01"
-        unbound = Client(
-            host.address,
-            port=host.port,
-            username=USER,
-            password=PASSWORD,
-            ssl=True,
-            auth="ntlm",
-            cert_validation=str(fleet.fleet.ca_file),
-            negotiate_send_cbt=False,
-        )
         with pytest.raises(AuthenticationError):
-            unbound.execute_ps("hostname")
+            client(negotiate_send_cbt=False).execute_ps("hostname")
