@@ -10,6 +10,7 @@ from psfleet.client import open_pool
 from psfleet.doctor.context import Probe
 from psfleet.doctor.model import Check
 from psfleet.errors import AuthError, DelegationRefused, PsfleetError, QuotaExceeded
+from psfleet.transport.credentials import AUTH_FAILED_REMEDY
 
 CREDENTIALS = "credentials"
 QUOTA = "quota"
@@ -50,7 +51,9 @@ def _rejected(probe: Probe, error: AuthError) -> Check:
             f"CredSSP hands your password to {probe.name}: allow it with --delegate-to "
             f"{probe.name}, and only for a host you trust.",
         )
-    return Check.failed(CREDENTIALS, detail, error.remedy or _login_remedy(probe))
+    # The doctor knows more than the generic advice (workgroup accounts, TrustedHosts).
+    generic = error.remedy in (None, "", AUTH_FAILED_REMEDY)
+    return Check.failed(CREDENTIALS, detail, _login_remedy(probe) if generic else error.remedy)
 
 
 def _login_remedy(probe: Probe) -> str:

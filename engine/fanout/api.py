@@ -32,6 +32,7 @@ from psfleet.fanout.result import FleetResult
 from psfleet.fanout.scheduler import Scheduler
 from psfleet.targets import resolve_targets
 from psfleet.targets.model import Target
+from psfleet.transport.credentials import CredentialBroker
 
 Targets = str | Target | Iterable[str | Target]
 
@@ -79,6 +80,18 @@ def build_options(options: RunOptions | None, settings: dict[str, Any]) -> RunOp
     return RunOptions(client=client, **{k: v for k, v in settings.items() if k in _RUN_FIELDS})
 
 
+def with_run_broker(options: RunOptions) -> tuple[RunOptions, CredentialBroker]:
+    """One CredentialBroker for the run: a ticket per credential, one lockout guard."""
+    auth = options.client.auth
+    if auth.broker is not None:
+        return options, auth.broker
+    broker = CredentialBroker(
+        max_auth_failures=auth.max_auth_failures, kdc_timeout=options.client.timeouts.connect
+    )
+    client = dataclasses.replace(options.client, auth=dataclasses.replace(auth, broker=broker))
+    return dataclasses.replace(options, client=client), broker
+
+
 def to_targets(targets: Targets, inventory: Path | str | None, port: int | None) -> list[Target]:
     if isinstance(targets, str | Target):
         targets = [targets]
@@ -108,12 +121,15 @@ async def arun(
     **settings: Any,
 ) -> FleetResult:
     """Run the script(s) on every target; returns when every host has its final status."""
-    run_options = build_options(options, settings)
+    run_options, broker = with_run_broker(build_options(options, settings))
     hosts = to_targets(targets, inventory, run_options.port)
     scheduler = Scheduler(hosts, _commands(script), run_options, _fan_to(sinks), args=args)
     if control is not None:
         control.attach(scheduler)
-    return await scheduler.run()
+    try:
+        return await scheduler.run()
+    finally:
+        broker.close()
 
 
 def run(targets: Targets, script: str | Sequence[str], **kwargs: Any) -> FleetResult:
@@ -131,7 +147,7 @@ async def stream(
     **settings: Any,
 ) -> AsyncIterator[Event]:
     """Every event of the run as it happens. Close it (contextlib.aclosing) to stop early."""
-    run_options = build_options(options, settings)
+    run_options, broker = with_run_broker(build_options(options, settings))
     hosts = to_targets(targets, inventory, run_options.port)
     send, receive = anyio.create_memory_object_stream[Event](_STREAM_BUFFER)
     scheduler = Scheduler(
@@ -146,13 +162,16 @@ async def stream(
         async with send:
             await scheduler.run()
 
-    async with anyio.create_task_group() as group, receive:
-        group.start_soon(produce)
-        try:
-            async for event in receive:
-                yield event
-        finally:
-            scheduler.interrupt()
+    try:
+        async with anyio.create_task_group() as group, receive:
+            group.start_soon(produce)
+            try:
+                async for event in receive:
+                    yield event
+            finally:
+                scheduler.interrupt()
+    finally:
+        broker.close()
 
 
 def _fan_to(sinks: Sequence[Sink]) -> Emit:
@@ -175,7 +194,7 @@ class Fleet:
         options: RunOptions | None = None,
         **settings: Any,
     ) -> None:
-        self.options = build_options(options, settings)
+        self.options, self._broker = with_run_broker(build_options(options, settings))
         self.targets = to_targets(targets, inventory, self.options.port)
         self._sinks = list(sinks)
         self._pools = KeptPools(self.options)
@@ -212,3 +231,4 @@ class Fleet:
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
             await self._pools.close_all()
+        self._broker.close()

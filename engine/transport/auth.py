@@ -13,13 +13,15 @@ import functools
 import re
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import spnego
 import spnego.exceptions
-from spnego._ntlm_raw.crypto import ntowfv1
 from spnego.channel_bindings import GssChannelBindings
 
 from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageError
 from psfleet.transport import framing
+from psfleet.transport.credentials import AuthPlan
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint
 
 # WS-Management's marker for "authenticate me by the TLS client certificate".
@@ -64,38 +66,60 @@ def offered_schemes(www_authenticate: str | None) -> set[str]:
 
 
 class SecurityContext:
-    """One client handshake (and afterwards the message cipher) of one TCP connection."""
+    """One client handshake (and afterwards the message cipher) of one TCP connection.
+
+    A plan whose steps may wait on a KDC (Kerberos: a service ticket per host) runs them
+    in a worker thread behind the run's limiter; a cancelled step abandons its thread.
+    Build it with `await SecurityContext.start(...)`.
+    """
 
     def __init__(
         self,
         endpoint: Endpoint,
         auth: AuthOptions,
+        plan: AuthPlan,
         *,
         encrypt: bool,
         channel_bindings: GssChannelBindings | None = None,
+        threads: anyio.CapacityLimiter | None = None,
     ) -> None:
         if auth.method is AuthMethod.CREDSSP:
-            allowed = auth.credssp_allowed
-            if allowed is None or not allowed(endpoint.host):
-                # Refused before a single credential byte leaves this process.
-                listed = f" ({allowed!r})" if allowed is not None else ""
-                raise DelegationRefused(
-                    f"CredSSP would hand your password to {endpoint.host}, which is not in the "
-                    f"CredSSP allowlist{listed}; nothing was sent",
-                    host=endpoint.host,
-                    remedy=f"Add the host to --delegate-to (e.g. --delegate-to {endpoint.host}) "
-                    "only if you trust it with your credentials, or use Kerberos delegation "
-                    "(--auth kerberos --delegate).",
-                )
+            check_credssp_allowed(endpoint, auth)
         self.scheme = "CredSSP" if auth.method is AuthMethod.CREDSSP else "Negotiate"
         self.encryption_protocol = (
             framing.CREDSSP_PROTOCOL
             if auth.method is AuthMethod.CREDSSP
             else framing.SPNEGO_PROTOCOL
         )
+        self.plan = plan
         self._host = endpoint.host
+        self._threads = threads
         self._token_pattern = re.compile(rf"(?:^|,)\s*{self.scheme}\s+([A-Za-z0-9+/=]+)", re.I)
-        self._context = _new_context(endpoint, auth, encrypt, channel_bindings)
+        self._context = _new_context(endpoint, auth, plan, encrypt, channel_bindings)
+
+    @classmethod
+    async def start(
+        cls,
+        endpoint: Endpoint,
+        auth: AuthOptions,
+        plan: AuthPlan,
+        *,
+        encrypt: bool,
+        channel_bindings: GssChannelBindings | None = None,
+        threads: anyio.CapacityLimiter | None = None,
+    ) -> SecurityContext:
+        build = functools.partial(
+            cls,
+            endpoint,
+            auth,
+            plan,
+            encrypt=encrypt,
+            channel_bindings=channel_bindings,
+            threads=threads,
+        )
+        if not plan.blocking:
+            return build()
+        return await anyio.to_thread.run_sync(build, abandon_on_cancel=True, limiter=threads)
 
     @property
     def complete(self) -> bool:
@@ -106,10 +130,10 @@ class SecurityContext:
         cipher: framing.WinRMCipher = self._context
         return cipher
 
-    def first_header(self) -> str:
-        return self._header(self._step(None))
+    async def first_header(self) -> str:
+        return self._header(await self._step(None))
 
-    def next_header(self, www_authenticate: str | None) -> str | None:
+    async def next_header(self, www_authenticate: str | None) -> str | None:
         """Feed the server's token; the header to send next, or None when nothing is left."""
         token = self.server_token(www_authenticate)
         if token is None:
@@ -124,7 +148,7 @@ class SecurityContext:
                     remedy=_NOT_OFFERED_REMEDY.get(self.scheme, ""),
                 )
             raise AuthError("the host rejected the credentials", host=self._host)
-        out = self._step(token)
+        out = await self._step(token)
         return self._header(out) if out else None
 
     def server_token(self, www_authenticate: str | None) -> bytes | None:
@@ -143,7 +167,14 @@ class SecurityContext:
             raise AuthError("the auth handshake produced no token", host=self._host)
         return f"{self.scheme} {base64.b64encode(token).decode('ascii')}"
 
-    def _step(self, token: bytes | None) -> bytes | None:
+    async def _step(self, token: bytes | None) -> bytes | None:
+        if not self.plan.blocking:
+            return self._step_now(token)
+        return await anyio.to_thread.run_sync(
+            self._step_now, token, abandon_on_cancel=True, limiter=self._threads
+        )
+
+    def _step_now(self, token: bytes | None) -> bytes | None:
         try:
             out: bytes | None = self._context.step(token)
         except spnego.exceptions.SpnegoError as exc:
@@ -154,21 +185,20 @@ class SecurityContext:
         return out
 
 
-@functools.lru_cache(maxsize=64)
-def _ntlm_hash(username: str, password: str) -> spnego.NTLMHash:
-    """NTLM needs only MD4(password): derive it once per credential, not per connection.
-
-    From a password, pyspnego also derives the LM hash (pure-Python DES, ~1 ms per
-    handshake) that NTLMv2 never uses. (pyspnego 0.12 internals, pinned.)
-    """
-    return spnego.NTLMHash(username, nt_hash=ntowfv1(password).hex().upper())
-
-
-def _credentials(username: str | None, password: str | None) -> Any:
-    """What pyspnego gets: the NT hash first (NTLM takes it), the password for Kerberos."""
-    if username is None or password is None:
-        return username
-    return [_ntlm_hash(username, password), spnego.Password(username, password)]
+def check_credssp_allowed(endpoint: Endpoint, auth: AuthOptions) -> None:
+    """CredSSP hands the password to the host: refuse a host outside the allowlist."""
+    allowed = auth.credssp_allowed
+    if allowed is None or not allowed(endpoint.host):
+        # Refused before a single credential byte leaves this process.
+        listed = f" ({allowed!r})" if allowed is not None else ""
+        raise DelegationRefused(
+            f"CredSSP would hand your password to {endpoint.host}, which is not in the "
+            f"CredSSP allowlist{listed}; nothing was sent",
+            host=endpoint.host,
+            remedy=f"Add the host to --delegate-to (e.g. --delegate-to {endpoint.host}) "
+            "only if you trust it with your credentials, or use Kerberos delegation "
+            "(--auth kerberos --delegate).",
+        )
 
 
 def binds_to_tls(endpoint: Endpoint, auth: AuthOptions) -> bool:
@@ -180,37 +210,43 @@ def binds_to_tls(endpoint: Endpoint, auth: AuthOptions) -> bool:
 def _new_context(
     endpoint: Endpoint,
     auth: AuthOptions,
+    plan: AuthPlan,
     encrypt: bool,
     channel_bindings: GssChannelBindings | None,
 ) -> Any:
     credential = auth.credential
-    username = credential.username if credential else None
-    password = credential.password if credential else None
     context_req = spnego.ContextReq.default
     if auth.delegate:
         context_req |= spnego.ContextReq.delegate
     options = spnego.NegotiateOptions.wrapping_winrm if encrypt else spnego.NegotiateOptions.none
-    extra: dict[str, Any] = {}
-    if auth.method is AuthMethod.CREDSSP:
-        if username is None or password is None:
-            raise UsageError("CredSSP needs a user name and a password", host=endpoint.host)
-        extra["credssp_negotiate_context"] = spnego.client(
-            _credentials(username, password),
-            hostname=endpoint.host,
-            service=auth.service,
-            protocol=auth.credssp_mechanism,
-        )
     try:
+        if auth.method is AuthMethod.CREDSSP:
+            if credential is None or credential.username is None or credential.password is None:
+                raise UsageError("CredSSP needs a user name and a password", host=endpoint.host)
+            inner = spnego.client(
+                plan.credentials,
+                hostname=endpoint.host,
+                service=auth.service,
+                protocol=auth.credssp_mechanism,
+            )
+            return spnego.client(
+                credential.username,
+                credential.password,
+                hostname=endpoint.host,
+                service=auth.service,
+                context_req=context_req,
+                protocol="credssp",
+                options=options,
+                credssp_negotiate_context=inner,
+            )
         return spnego.client(
-            _credentials(username, password) if auth.method is not AuthMethod.CREDSSP else username,
-            password if auth.method is AuthMethod.CREDSSP else None,
+            plan.credentials,
             hostname=endpoint.host,
             service=auth.service,
             context_req=context_req,
             protocol=_PROTOCOLS[auth.method],
             options=options,
             channel_bindings=channel_bindings,
-            **extra,
         )
     except spnego.exceptions.SpnegoError as exc:
         raise AuthError(

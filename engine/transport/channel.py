@@ -14,13 +14,16 @@ context it completes, which saves a round trip per connection.
 
 from __future__ import annotations
 
+import contextlib
+
 from psfleet.errors import AuthError, ConnectError
 from psfleet.transport import framing
 from psfleet.transport.auth import SecurityContext, binds_to_tls, static_authorization
 from psfleet.transport.bindings import tls_server_end_point
 from psfleet.transport.connection import HTTPAnswer, HTTPConnection
+from psfleet.transport.credentials import AUTH_FAILED_REMEDY, CredentialBroker, Presentation
 from psfleet.transport.failures import status_error
-from psfleet.transport.options import AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
+from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
 from psfleet.transport.tls import ssl_context
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
@@ -35,6 +38,7 @@ class Channel:
     ) -> None:
         self._endpoint = endpoint
         self._auth = auth
+        self._broker = auth.broker or CredentialBroker(max_auth_failures=auth.max_auth_failures)
         self._timeouts = timeouts
         self._url = endpoint.url
         self._encrypt = auth.method.connection_bound and not endpoint.tls
@@ -77,7 +81,7 @@ class Channel:
 
     async def _exchange(self, message: bytes) -> HTTPAnswer:
         if self._static_authorization is not None:
-            return await self._post(message, SOAP_CONTENT_TYPE, self._static_authorization)
+            return await self._post_static(message, self._static_authorization)
         if self._context is None:
             return await self._authenticate(message)
         answer = await self._post_sealed(self._context, message)
@@ -85,6 +89,19 @@ class Channel:
             # The server holds no context for this connection: authenticate again, resend once.
             return await self._authenticate(message)
         return answer
+
+    async def _post_static(self, message: bytes, authorization: str) -> HTTPAnswer:
+        """Basic: every request presents the password, so the lockout guard sees the first."""
+        gate = self._broker.gate(self._auth)
+        if gate.accepted or self._auth.method is AuthMethod.CERTIFICATE:
+            return await self._post(message, SOAP_CONTENT_TYPE, authorization)
+        async with gate.presenting(self._endpoint.host) as presentation:
+            answer = await self._post(message, SOAP_CONTENT_TYPE, authorization)
+            if answer.status == 401:
+                presentation.reject()
+            else:
+                presentation.accept()
+            return answer
 
     async def _post_sealed(
         self, context: SecurityContext, message: bytes, authorization: str | None = None
@@ -108,50 +125,88 @@ class Channel:
     async def _authenticate(self, message: bytes) -> HTTPAnswer:
         """Authenticate the connection, then send `message` (with the last leg if it can)."""
         self._context = None
+        gate = self._broker.gate(self._auth)
+        plan = await gate.plan(self._auth, self._endpoint.host)
         bindings = None
         if self._binds_to_tls:
             await self._connection.open()  # the binding is of the certificate this socket saw
             certificate = self._connection.peer_certificate()
             bindings = tls_server_end_point(certificate) if certificate else None
-        context = SecurityContext(
-            self._endpoint, self._auth, encrypt=self._encrypt, channel_bindings=bindings
+        context = await SecurityContext.start(
+            self._endpoint,
+            self._auth,
+            plan,
+            encrypt=self._encrypt,
+            channel_bindings=bindings,
+            threads=self._broker.threads,
         )
-        header = context.first_header()
-        for leg in range(_MAX_HANDSHAKE_LEGS):
-            carrying = self._eager and context.complete  # the message goes with this leg
-            if carrying:
-                answer = await self._post_sealed(context, message, authorization=header)
-            else:
-                answer = await self._post(b"", None, header)
-            if leg > 0 and answer.new_connection:
-                raise ConnectError(
-                    "the host closed the connection during authentication", host=self._endpoint.host
-                )
-            if answer.status == 401:
-                next_header = None if carrying else context.next_header(answer.www_authenticate)
-                if next_header is None:
-                    raise AuthError(self._rejected(), host=self._endpoint.host)
-                header = next_header
-                continue
-            if answer.status != 200 and not carrying:
-                raise status_error(answer.status, answer.reason, answer.body, self._endpoint.host)
-            if not context.complete:
-                # The last token (Kerberos mutual auth, SPNEGO mechListMIC) rides on the 200.
-                context.next_header(answer.www_authenticate)
-            if not context.complete:
-                raise AuthError(
-                    "the host accepted an unfinished handshake", host=self._endpoint.host
-                )
-            if carrying and not answer.body:
-                # The host ignored the body of an auth leg: it was sealed with a sequence
-                # number the host never saw, so start over with empty-bodied legs only.
-                self._eager = False
-                return await self._authenticate(message)
-            self._context = context
-            if carrying:
-                return answer
-            return await self._post_sealed(context, message)
+        header = await context.first_header()
+        async with contextlib.AsyncExitStack() as guard:
+            presentation: Presentation | None = None
+            for leg in range(_MAX_HANDSHAKE_LEGS):
+                if leg > 0 and plan.guarded and presentation is None:
+                    # The host answered, so it is up: the next leg proves the password, and
+                    # until the credential is accepted once only one such leg is in flight.
+                    presentation = await guard.enter_async_context(
+                        gate.presenting(self._endpoint.host)
+                    )
+                carrying = self._eager and context.complete  # the message goes with this leg
+                if carrying:
+                    answer = await self._post_sealed(context, message, authorization=header)
+                else:
+                    answer = await self._post(b"", None, header)
+                if leg > 0 and answer.new_connection:
+                    raise ConnectError(
+                        "the host closed the connection during authentication",
+                        host=self._endpoint.host,
+                    )
+                if answer.status == 401:
+                    next_header = None
+                    if not carrying:
+                        next_header = await self._next_header(context, answer, presentation)
+                    if next_header is None:
+                        raise self._rejection(presentation)
+                    header = next_header
+                    continue
+                if answer.status != 200 and not carrying:
+                    raise status_error(
+                        answer.status, answer.reason, answer.body, self._endpoint.host
+                    )
+                if not context.complete:
+                    # The last token (Kerberos mutual auth, SPNEGO mechListMIC) rides on the 200.
+                    await context.next_header(answer.www_authenticate)
+                if not context.complete:
+                    raise AuthError(
+                        "the host accepted an unfinished handshake", host=self._endpoint.host
+                    )
+                if presentation is not None:
+                    presentation.accept()
+                if carrying and not answer.body:
+                    # The host ignored the body of an auth leg: it was sealed with a sequence
+                    # number the host never saw, so start over with empty-bodied legs only.
+                    self._eager = False
+                    return await self._authenticate(message)
+                self._context = context
+                if carrying:
+                    return answer
+                return await self._post_sealed(context, message)
         raise AuthError("the auth handshake did not finish", host=self._endpoint.host)
+
+    async def _next_header(
+        self, context: SecurityContext, answer: HTTPAnswer, presentation: Presentation | None
+    ) -> str | None:
+        try:
+            return await context.next_header(answer.www_authenticate)
+        except AuthError:
+            # A 401 without a token after the proof: the host refused the credential.
+            if presentation is not None:
+                presentation.reject()
+            raise
+
+    def _rejection(self, presentation: Presentation | None) -> AuthError:
+        if presentation is not None:
+            presentation.reject()
+        return AuthError(self._rejected(), host=self._endpoint.host, remedy=AUTH_FAILED_REMEDY)
 
     def _rejected(self) -> str:
         method = self._auth.method

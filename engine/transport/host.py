@@ -8,10 +8,13 @@ open), and never exceed `max_channels`, which keeps per-host memory small.
 
 from __future__ import annotations
 
+import dataclasses
+
 import anyio
 
 from psfleet.errors import OperationTimeout, UsageError
 from psfleet.transport.channel import Channel
+from psfleet.transport.credentials import CredentialBroker
 from psfleet.transport.options import (
     AuthOptions,
     Endpoint,
@@ -37,6 +40,14 @@ class HostTransport:
         check_auth_allowed(endpoint, auth)
         self.endpoint = endpoint
         self.timeouts = timeouts or Timeouts()
+        # Alone (psfleet.connect), a host keeps its own tickets and lockout state; in a
+        # fan-out every host shares the run's broker.
+        self._own_broker: CredentialBroker | None = None
+        if auth.broker is None:
+            self._own_broker = CredentialBroker(
+                max_auth_failures=auth.max_auth_failures, kdc_timeout=self.timeouts.connect
+            )
+            auth = dataclasses.replace(auth, broker=self._own_broker)
         self._auth = auth
         self._tls = tls or TLSOptions()
         self._slots = anyio.Semaphore(max_channels, fast_acquire=True)
@@ -84,3 +95,5 @@ class HostTransport:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeouts.close):
             for channel in channels:
                 await channel.aclose()
+        if self._own_broker is not None:
+            self._own_broker.close()

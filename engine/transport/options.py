@@ -12,8 +12,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psfleet.errors import UsageError
+
+if TYPE_CHECKING:
+    from psfleet.transport.credentials import CredentialBroker
 
 ENV_USER = "PSFLEET_USER"
 ENV_PASSWORD = "PSFLEET_PASSWORD"
@@ -86,9 +90,16 @@ class AuthOptions:
     # Over HTTPS, bind NTLM/Kerberos handshakes to the host's TLS certificate (Extended
     # Protection, RFC 5929). Off only behind a TLS-terminating proxy the host trusts.
     channel_binding: bool = True
+    # The lockout guard: hosts that may reject an unproven credential before it is withheld.
+    max_auth_failures: int = 3
+    # The run's CredentialBroker (tickets, lockout guard), shared by every host's channels;
+    # None: each HostTransport has its own (one host, one connection's worth of state).
+    broker: CredentialBroker | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", AuthMethod(self.method))
+        if self.max_auth_failures < 1:
+            raise UsageError("--max-auth-failures must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)

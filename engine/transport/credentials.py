@@ -1,0 +1,282 @@
+"""What each credential of a run authenticates with, and whether it may still be presented.
+
+One `CredentialBroker` serves a whole run (every host, every channel):
+- Kerberos with a password: one AS exchange per credential per run, in a worker thread,
+  into a private MEMORY ccache that every host's context reads and `close()` destroys.
+  A realm whose KDC cannot be found or does not answer is found out once: Negotiate
+  then uses NTLM for the rest of the run, and the log says so once, with the reason.
+- The lockout guard: until a credential has been accepted once, at most one handshake
+  presents it, and after the KDC rejects it or `max_auth_failures` hosts do, it is not
+  presented again (a domain locks an account after a few bad attempts, and a fan-out
+  to 500 hosts would otherwise make 500 of them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import spnego
+import structlog
+from spnego._ntlm_raw.crypto import ntowfv1
+
+from psfleet.errors import AuthError
+from psfleet.transport import kerberos
+from psfleet.transport.kerberos import KdcFailure, KdcVerdict, TicketCache
+from psfleet.transport.options import AuthMethod, AuthOptions
+
+log = structlog.get_logger("psfleet.auth")
+
+AUTH_FAILED_REMEDY = (
+    "Check the user name (DOMAIN\\user or user@REALM) and the password; the account may be "
+    "locked, disabled or expired (ask a domain admin: `Get-ADUser <user> -Properties "
+    "LockedOut`); or choose another method with --auth (see `psfleet doctor HOST`)."
+)
+_KERBEROS_THREADS = 16  # concurrent AS/TGS exchanges; each waits on the KDC, not the CPU
+
+
+class CredentialWithheld(AuthError):
+    """The lockout guard did not present the credential to this host."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPlan:
+    """How one handshake authenticates: pyspnego's credentials and where its steps run."""
+
+    credentials: Any  # what spnego.client takes as `username`
+    blocking: bool  # a step may wait on a KDC: run it in a worker thread
+    guarded: bool  # presents a password-derived proof to the host: the lockout guard applies
+    kerberos_ticket: bool = False  # the run's own TGT is in `credentials`
+
+
+class _SharedTicket:
+    """One AS exchange in a daemon thread; any number of tasks wait for it with their deadlines."""
+
+    def __init__(self, principal: str, password: str, forwardable: bool) -> None:
+        self._done = anyio.Event()
+        self.ticket: TicketCache | None = None
+        self.failure: KdcFailure | None = None
+        self.started = anyio.current_time()
+        token = anyio.lowlevel.current_token()
+
+        def exchange() -> None:
+            try:
+                self.ticket = kerberos.get_ticket(principal, password, forwardable=forwardable)
+            except KdcFailure as failure:
+                self.failure = failure
+            except kerberos.KerberosUnavailable as missing:
+                self.failure = KdcFailure(KdcVerdict.FAILED, str(missing))
+            try:
+                anyio.from_thread.run_sync(self._done.set, token=token)
+            except RuntimeError:  # the run's event loop is gone: nobody waits any more
+                if self.ticket is not None:
+                    self.ticket.destroy()
+
+        threading.Thread(target=exchange, name="psfleet-kinit", daemon=True).start()
+
+    async def wait(self, deadline: float) -> None:
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+            await self._done.wait()
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+
+class CredentialGate:
+    """One credential of a run: its tickets, its lockout state."""
+
+    def __init__(self, broker: CredentialBroker, username: str, password: str | None) -> None:
+        self._broker = broker
+        self.username = username
+        self._password = password
+        self.principal = kerberos.principal_name(username)
+        self.accepted = False
+        self.rejected_by: list[str] = []
+        self._withheld: str | None = None  # why the credential is no longer presented
+        self._presenting = anyio.Lock()
+        self._tickets: dict[bool, _SharedTicket] = {}
+        self._kerberos_unusable: str | None = None
+
+    # -- the plan of a handshake -------------------------------------------------------
+
+    async def plan(self, auth: AuthOptions, host: str) -> AuthPlan:
+        self.check_presentable(host)
+        method = auth.method
+        if self._password is None:
+            # The user's own ticket cache (kinit): no password to guard, the KDC may be asked.
+            blocking = method in (AuthMethod.NEGOTIATE, AuthMethod.KERBEROS)
+            return AuthPlan(self.username or None, blocking=blocking, guarded=False)
+        ntlm = spnego.NTLMHash(self.username, nt_hash=self._broker.nt_hash(self._password))
+        if method is AuthMethod.NTLM:
+            return AuthPlan([ntlm], blocking=False, guarded=True)
+        if method is AuthMethod.BASIC:
+            return AuthPlan(None, blocking=False, guarded=True)
+        ticket = await self._ticket(auth, host)
+        if ticket is not None:
+            cache = spnego.KerberosCCache(ccache=ticket.name, principal=ticket.principal)
+            credentials = [cache] if method is AuthMethod.KERBEROS else [cache, ntlm]
+            return AuthPlan(credentials, blocking=True, guarded=False, kerberos_ticket=True)
+        # Negotiate and CredSSP's inner Negotiate without a KDC: NTLM, all on this thread.
+        return AuthPlan([ntlm], blocking=False, guarded=True)
+
+    async def _ticket(self, auth: AuthOptions, host: str) -> TicketCache | None:
+        """The run's TGT for this credential, or None when Negotiate must use NTLM."""
+        if self._kerberos_unusable is not None:
+            self._unusable(auth, host, self._kerberos_unusable)
+            return None
+        forwardable = auth.delegate
+        shared = self._tickets.get(forwardable)
+        if shared is None:
+            assert self._password is not None
+            shared = _SharedTicket(self.principal, self._password, forwardable)
+            self._tickets[forwardable] = shared
+        await shared.wait(shared.started + self._broker.kdc_timeout)
+        self.check_presentable(host)
+        if shared.ticket is not None:
+            self.accepted = True  # the KDC checked the password
+            return shared.ticket
+        if not shared.finished:
+            reason = f"no KDC for realm {kerberos.realm_of(self.principal)} answered within "
+            reason += f"{self._broker.kdc_timeout:g}s"
+            self._unusable(auth, host, reason, log_once=True)
+            return None
+        failure = shared.failure
+        assert failure is not None
+        if failure.verdict in (KdcVerdict.REJECTED, KdcVerdict.LOCKED):
+            self._withhold(f"the KDC rejected {self.principal}: {failure.reason}", host)
+            raise AuthError(
+                f"the KDC rejected the credentials of {self.principal}: {failure.reason}",
+                host=host,
+                remedy=AUTH_FAILED_REMEDY,
+            )
+        self._unusable(auth, host, failure.reason, log_once=True)
+        return None
+
+    def _unusable(self, auth: AuthOptions, host: str, reason: str, log_once: bool = False) -> None:
+        if log_once and self._kerberos_unusable is None:
+            self._kerberos_unusable = reason
+            log.info(
+                "kerberos unavailable: negotiate uses NTLM for this run",
+                principal=self.principal,
+                reason=reason,
+            )
+        if auth.method is AuthMethod.KERBEROS:
+            raise AuthError(
+                f"no Kerberos ticket for {self.principal}: {reason}",
+                host=host,
+                remedy="Check that a KDC for the realm is reachable (krb5.conf [realms] or DNS "
+                "SRV records; `psfleet doctor HOST --auth kerberos`), or use --auth negotiate "
+                "or ntlm.",
+            )
+
+    # -- the lockout guard ---------------------------------------------------------------
+
+    def check_presentable(self, host: str) -> None:
+        if self._withheld is not None:
+            self._broker.withheld_hosts.add(host)
+            raise CredentialWithheld(
+                f"not tried: {self._withheld} (lockout guard)", host=host, remedy=AUTH_FAILED_REMEDY
+            )
+
+    @asynccontextmanager
+    async def presenting(self, host: str) -> AsyncIterator[Presentation]:
+        """Hold the right to present an unproven credential (one handshake at a time)."""
+        presentation = Presentation(self, host)
+        if self.accepted:
+            yield presentation
+            return
+        async with self._presenting:
+            self.check_presentable(host)
+            if not self.accepted:
+                yield presentation
+                return
+        yield presentation  # accepted while this handshake waited: no need to hold the turn
+
+    def rejected(self, host: str) -> None:
+        if self.accepted or host in self.rejected_by:
+            return  # a credential good elsewhere: this host's own refusal, not a bad password
+        self.rejected_by.append(host)
+        count = len(self.rejected_by)
+        if count >= self._broker.max_auth_failures:
+            self._withhold(f"credential rejected {count} time{'s' if count != 1 else ''}", host)
+
+    def _withhold(self, why: str, host: str) -> None:
+        if self._withheld is None:
+            self._withheld = why
+            log.warning("credential withheld (lockout guard)", user=self.username, reason=why)
+
+    def destroy(self) -> None:
+        for shared in self._tickets.values():
+            if shared.ticket is not None:
+                shared.ticket.destroy()
+
+
+class Presentation:
+    """One guarded handshake reports how its host answered the credential."""
+
+    def __init__(self, gate: CredentialGate, host: str) -> None:
+        self._gate = gate
+        self._host = host
+
+    def accept(self) -> None:
+        self._gate.accepted = True
+
+    def reject(self) -> None:
+        self._gate.rejected(self._host)
+
+
+class CredentialBroker:
+    """The credentials of one run (or one connection): tickets and lockout guards."""
+
+    def __init__(
+        self,
+        *,
+        max_auth_failures: int = 3,
+        kdc_timeout: float = 10.0,
+        kerberos_threads: int = _KERBEROS_THREADS,
+    ) -> None:
+        if max_auth_failures < 1:
+            raise ValueError("max_auth_failures must be at least 1")
+        self.max_auth_failures = max_auth_failures
+        self.kdc_timeout = kdc_timeout
+        self.threads = anyio.CapacityLimiter(kerberos_threads)
+        self.withheld_hosts: set[str] = set()
+        self._gates: dict[tuple[str, str | None], CredentialGate] = {}
+        self._nt_hashes: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"CredentialBroker(credentials={len(self._gates)})"
+
+    def gate(self, auth: AuthOptions) -> CredentialGate:
+        credential = auth.credential
+        username = credential.username if credential else None
+        password = credential.password if credential else None
+        key = (username or "", password)
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = CredentialGate(self, username or "", password)
+        return gate
+
+    def nt_hash(self, password: str) -> str:
+        """NTLM needs only MD4(password): derived once per credential, not per connection.
+
+        From a password, pyspnego also derives the LM hash (pure-Python DES, ~1 ms per
+        handshake) that NTLMv2 never uses.
+        """
+        cached = self._nt_hashes.get(password)
+        if cached is None:
+            cached = self._nt_hashes[password] = ntowfv1(password).hex().upper()
+        return cached
+
+    def close(self) -> None:
+        """Destroy every ticket this run got (the MEMORY ccaches)."""
+        for gate in self._gates.values():
+            gate.destroy()
+        self._gates.clear()
