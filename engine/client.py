@@ -57,6 +57,7 @@ def client_options(
     client_key: Path | str | None = None,
     insecure_skip_tls_verify: bool = False,
     channel_binding: bool = True,
+    max_auth_failures: int = 3,
     configuration: str = "Microsoft.PowerShell",
     min_runspaces: int = 1,
     max_runspaces: int = 1,
@@ -72,6 +73,7 @@ def client_options(
             allow_basic_over_http=allow_basic_over_http,
             credssp_allowed=_allowlist(delegate_to),
             channel_binding=channel_binding,
+            max_auth_failures=max_auth_failures,
         ),
         tls=TLSOptions(
             ca_file=ca_file,

@@ -134,20 +134,21 @@ class SecurityContext:
         return self._header(await self._step(None))
 
     async def next_header(self, www_authenticate: str | None) -> str | None:
-        """Feed the server's token; the header to send next, or None when nothing is left."""
+        """Feed the server's token; the header to send next, or None when nothing is left.
+
+        None for a 401 without a token means the host rejected the credentials.
+        """
         token = self.server_token(www_authenticate)
         if token is None:
-            if self.complete:
-                return None
             offered = offered_schemes(www_authenticate)
-            if offered and self.scheme.lower() not in offered:
+            if not self.complete and offered and self.scheme.lower() not in offered:
                 raise AuthError(
                     f"the host does not offer {self.scheme} authentication "
                     f"(it offers: {', '.join(sorted(offered))})",
                     host=self._host,
                     remedy=_NOT_OFFERED_REMEDY.get(self.scheme, ""),
                 )
-            raise AuthError("the host rejected the credentials", host=self._host)
+            return None
         out = await self._step(token)
         return self._header(out) if out else None
 

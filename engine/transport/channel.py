@@ -163,7 +163,7 @@ class Channel:
                 if answer.status == 401:
                     next_header = None
                     if not carrying:
-                        next_header = await self._next_header(context, answer, presentation)
+                        next_header = await context.next_header(answer.www_authenticate)
                     if next_header is None:
                         raise self._rejection(presentation)
                     header = next_header
@@ -191,17 +191,6 @@ class Channel:
                     return answer
                 return await self._post_sealed(context, message)
         raise AuthError("the auth handshake did not finish", host=self._endpoint.host)
-
-    async def _next_header(
-        self, context: SecurityContext, answer: HTTPAnswer, presentation: Presentation | None
-    ) -> str | None:
-        try:
-            return await context.next_header(answer.www_authenticate)
-        except AuthError:
-            # A 401 without a token after the proof: the host refused the credential.
-            if presentation is not None:
-                presentation.reject()
-            raise
 
     def _rejection(self, presentation: Presentation | None) -> AuthError:
         if presentation is not None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from psfleet import eventloop
+from psfleet.loopwatch import LoopWatchdog, watch_loop
 from psfleet.simfleet import SimFleet
 from psfleet.targets.model import Target
 from psfleet.testing.fleets import fleet_starter
@@ -18,6 +19,7 @@ CREDENTIAL = ("LAB\\admin", "psfleet-demo")
 # Short waits keep blackholed hosts from dominating the run time.
 FAST = Timeouts(connect=2.0, request=2.0, operation=5.0, close=2.0)
 _networks = itertools.count(1)
+MAX_LOOP_STALL = 1.0  # seconds
 
 FleetFactory = Callable[..., Any]
 
@@ -61,3 +63,18 @@ def targets_of() -> Callable[[SimFleet], list[Target]]:
 def run_settings() -> Callable[..., dict[str, Any]]:
     """Keyword settings for psfleet.arun/Fleet: NTLM with the demo account, short timeouts."""
     return _run_settings
+
+
+@pytest.fixture(autouse=True)
+async def loop_watchdog() -> AsyncIterator[LoopWatchdog]:
+    """Every fan-out test fails if the event loop was blocked for a second or more.
+
+    A blocking network call (a KDC, DNS) costs seconds; no CPU-bound step of ours
+    comes near a second, even on a loaded machine.
+    """
+    async with watch_loop() as watchdog:
+        yield watchdog
+    assert watchdog.longest_stall < MAX_LOOP_STALL, (
+        f"the event loop was blocked for {watchdog.longest_stall:.2f}s, in:\n"
+        f"{watchdog.stalled_stack}"
+    )
