@@ -359,19 +359,64 @@ class MitKdc:
             self._finalizer = None
         self._proc = None
 
+    def pause(self) -> None:
+        """Freeze krb5kdc (SIGSTOP): connections are accepted by the kernel, never answered."""
+        if self._proc is not None:
+            os.kill(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused krb5kdc answer again (SIGCONT)."""
+        if self._proc is not None:
+            os.kill(self._proc.pid, signal.SIGCONT)
+
+    def log_lines(self, start: int = 0) -> list[str]:
+        """The KDC log from byte `start` on (log_size() before a run: only its requests)."""
+        with self.log_file.open("rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace").splitlines()
+
+    def log_size(self) -> int:
+        return self.log_file.stat().st_size if self.log_file.exists() else 0
+
     # Principals.
-    def add_user(self, principal: str, password: str) -> None:
-        """Add a user principal. The password goes on stdin (kadmin prompts twice), so
-        any characters but a newline work and it never shows in `ps`.
+    def add_user(
+        self, principal: str, password: str, *, lockout_threshold: int | None = None
+    ) -> None:
+        """Add a user principal that needs pre-authentication, as an AD account does (a
+        wrong password is then refused by the KDC, PREAUTH_FAILED, not by the client).
+        With `lockout_threshold`, that many bad passwords lock it (a kadmin policy).
+        The password goes on stdin (kadmin prompts twice), so any characters but a
+        newline work and it never shows in `ps`.
         """
         if "\n" in password or not _PRINCIPAL_RE.fullmatch(principal):
             raise MitKdcError(f"cannot add user {principal!r}: bad principal or password")
-        # -clearpolicy: no "no policy specified" warning, so any stderr is an error.
+        policy = "-clearpolicy"
+        if lockout_threshold is not None:
+            policy = f"-policy lockout{lockout_threshold}"
+            # -lockoutduration 0: locked until an admin unlocks it, as the strictest domains.
+            self._run(
+                [
+                    _tool("kadmin.local"),
+                    "-r",
+                    self.realm,
+                    "-q",
+                    f"addpol -maxfailure {lockout_threshold} -lockoutduration 0 "
+                    f"lockout{lockout_threshold}",
+                ],
+                stdin="",
+            )
+        # No stderr check with a policy: kadmin warns that a policy may already exist.
         self._run(
-            [_tool("kadmin.local"), "-r", self.realm, "-q", f"addprinc -clearpolicy {principal}"],
+            [
+                _tool("kadmin.local"),
+                "-r",
+                self.realm,
+                "-q",
+                f"addprinc {policy} +requires_preauth {principal}",
+            ],
             stdin=f"{password}\n{password}\n",
             secret=password,
-            fail_on_stderr=True,
+            fail_on_stderr=lockout_threshold is None,
         )
 
     def add_hosts(self, names: Iterable[str]) -> None:

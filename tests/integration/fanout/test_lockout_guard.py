@@ -60,25 +60,6 @@ async def test_max_auth_failures_sets_how_many_hosts_may_reject_it(
     assert sum(h.error_type == "CredentialWithheld" for h in result.hosts.values()) == 9
 
 
-async def test_hosts_refusing_a_credential_good_elsewhere_do_not_withhold_it(
-    fleet_factory: Any, targets_of: Any, run_settings: Any
-) -> None:
-    # node01 accepts the password first (throttle 1 keeps the order); the hosts that
-    # refuse it later refuse this account, they do not prove the password wrong.
-    fleet = await fleet_factory(hosts=8, faults="authfail:node04,node05,node06,node07")
-    result = await psfleet.arun(
-        targets_of(fleet), "hostname", **run_settings(throttle=1, max_auth_failures=1)
-    )
-    statuses = {name: h.status for name, h in result.hosts.items()}
-    assert [n for n, s in statuses.items() if s is HostStatus.OK] == [
-        "node01",
-        "node02",
-        "node03",
-        "node08",
-    ]
-    assert all(h.error_type != "CredentialWithheld" for h in result.hosts.values())
-
-
 async def test_until_accepted_one_handshake_presents_the_credential_at_a_time(
     fleet_factory: Any, targets_of: Any, run_settings: Any
 ) -> None:
