@@ -70,6 +70,14 @@ Delegate = Annotated[
 AllowBasicHttp = Annotated[
     bool, typer.Option(help="Allow Basic over plain HTTP (sends the password in clear text).")
 ]
+MaxAuthFailures = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Lockout guard: after this many hosts reject a password never accepted (or the "
+        "KDC rejects it once), the other hosts are not tried with it (auth_failed).",
+    ),
+]
 ConnectTimeout = Annotated[float, typer.Option(help="Seconds to connect and authenticate.")]
 OperationTimeout = Annotated[float, typer.Option(help="Seconds the host holds a Receive poll.")]
 
@@ -89,6 +97,7 @@ class ConnectionArgs:
     delegate_to: str | None = None
     delegate: bool = False
     allow_basic_over_http: bool = False
+    max_auth_failures: int = 3
     connect_timeout: float = 10.0
     operation_timeout: float = 20.0
 
@@ -146,5 +155,6 @@ def build_client_options(args: ConnectionArgs) -> ClientOptions:
         client_key=args.client_key,
         insecure_skip_tls_verify=args.insecure_skip_tls_verify,
         configuration=args.configuration_name,
+        max_auth_failures=args.max_auth_failures,
         timeouts=Timeouts(connect=args.connect_timeout, operation=args.operation_timeout),
     )

@@ -58,6 +58,7 @@ def run(
     delegate_to: common.DelegateTo = None,
     delegate: common.Delegate = False,
     allow_basic_over_http: common.AllowBasicHttp = False,
+    max_auth_failures: common.MaxAuthFailures = 3,
     throttle: Annotated[
         int, typer.Option(min=1, help="Hosts in flight at once (Invoke-Command's ThrottleLimit).")
     ] = DEFAULT_THROTTLE,
