@@ -68,6 +68,20 @@ def sim(
             help="Keytab with HTTP/<host> keys: accept Kerberos (KRB5_CONFIG names the realm)."
         ),
     ] = None,
+    lockout_threshold: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Bad passwords (on any host) that lock an account out of every host; "
+            "0 never locks.",
+        ),
+    ] = 0,
+    lockout_duration: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds a locked account stays locked (0: until the fleet restarts)."
+        ),
+    ] = 1800.0,
     client_cert: Annotated[
         str | None,
         typer.Option(
@@ -100,6 +114,8 @@ def sim(
             state_dir=state_dir,
             kerberos_keytab=keytab,
             cbt_hardening=cbt_hardening,
+            lockout_threshold=lockout_threshold,
+            lockout_duration_s=lockout_duration,
         )
         if client_cert is not None:
             _write_client_certificate(config, client_cert)

@@ -4,6 +4,10 @@ CredSSP, and client certificates over HTTPS.
 Handshakes are bound to the TCP connection, as on Windows: the context lives in a
 ConnectionAuth keyed by the transport, and later requests on that connection are
 authenticated by it (their bodies encrypted with it on HTTP).
+
+Every logon with a password is also judged by the domain's lockout policy (lockout.py),
+shared by all hosts: a wrong password counts against the account it names, and a
+locked account is refused even with the right password, with the same bare 401.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from spnego.channel_bindings import GssChannelBindings
 from psfleet.simfleet.accounts import Accounts
 from psfleet.simfleet.certs import mapped_upn
 from psfleet.simfleet.hostfacts import AuthName
+from psfleet.simfleet.lockout import AccountLockout
+from psfleet.simfleet.ntlm_logon import authenticate_user
 from psfleet.transport import framing
 from psfleet.transport.auth import CERTIFICATE_AUTHORIZATION
 
@@ -53,6 +59,7 @@ class ConnectionAuth:
     identity: Identity | None = None
     basic_token: str | None = field(default=None, repr=False)  # the Basic header it verified
     peer_certificate: bytes | None = field(default=None, repr=False)  # DER, from the TLS layer
+    inner_logon: _InnerLogon | None = field(default=None, repr=False)  # CredSSP's tunnelled logon
 
     @property
     def cipher(self) -> Any:
@@ -99,9 +106,16 @@ class AuthPolicy:
     """What a host offers and accepts."""
 
     def __init__(
-        self, accounts: Accounts, *, tls: bool, allow_unencrypted: bool, credssp: bool
+        self,
+        accounts: Accounts,
+        *,
+        lockout: AccountLockout,
+        tls: bool,
+        allow_unencrypted: bool,
+        credssp: bool,
     ) -> None:
         self.accounts = accounts
+        self.lockout = lockout  # the domain's, shared by every host of the fleet
         self.tls = tls
         self.allow_unencrypted = allow_unencrypted
         self.credssp = credssp
@@ -146,8 +160,13 @@ class AuthPolicy:
             user, _, password = base64.b64decode(token_text).decode("utf-8").partition(":")
         except (binascii.Error, ValueError):
             return AuthStep(401, failed=True)
-        account = self.accounts.check_password(user, password)
+        account = self.accounts.find(user)
         if account is None:
+            return AuthStep(401, failed=True)
+        if account.password != password:
+            self.lockout.bad_password(account.qualified)
+            return AuthStep(401, failed=True)
+        if not self.lockout.admit(account.qualified):
             return AuthStep(401, failed=True)
         conn.scheme, conn.basic_token = Scheme.BASIC, token_text
         conn.identity = Identity(account.qualified, "basic", delegable=False)
@@ -171,21 +190,80 @@ class AuthPolicy:
         # A fresh handshake on a connection replaces whatever it had.
         if conn.scheme is not scheme or conn.context is None or conn.identity is not None:
             conn.scheme, conn.identity = scheme, None
-            # CredSSP binds to TLS through its own pubKeyAuth, not channel bindings.
-            bindings = self.channel_bindings if scheme is not Scheme.CREDSSP else None
-            conn.context = spnego.server(
-                protocol=_ACCEPTOR_PROTOCOLS[scheme], channel_bindings=bindings
-            )
+            conn.context, conn.inner_logon = self._acceptor(scheme)
         try:
             out_token = conn.context.step(token)
-        except _HANDSHAKE_FAILURES:
+        except _HANDSHAKE_FAILURES as exc:
             conn.scheme, conn.context = None, None
+            if _is_password_check(exc):
+                self.lockout.bad_password(authenticate_user(token))
             return AuthStep(401, failed=True)
         value = scheme_header(scheme, out_token)
+        if conn.inner_logon is not None and conn.inner_logon.refused:
+            # CredSSP answers its inner failure with an error TSRequest, not an exception.
+            conn.scheme, conn.context = None, None
+            return AuthStep(401, www_authenticate=value if out_token else None, failed=True)
         if not conn.context.complete:
             return AuthStep(401, www_authenticate=value)
-        conn.identity = _identity(scheme, conn.context)
+        identity = _identity(scheme, conn.context)
+        if not self.lockout.admit(identity.user):
+            conn.scheme, conn.context = None, None
+            return AuthStep(401, failed=True)  # no reason given, as Windows over WinRM
+        conn.identity = identity
         return AuthStep(200, www_authenticate=value if out_token else None)
+
+    def _acceptor(self, scheme: Scheme) -> tuple[Any, _InnerLogon | None]:
+        if scheme is not Scheme.CREDSSP:
+            context = spnego.server(
+                protocol=_ACCEPTOR_PROTOCOLS[scheme], channel_bindings=self.channel_bindings
+            )
+            return context, None
+        # CredSSP binds to TLS through its own pubKeyAuth, not channel bindings; its inner
+        # logon is handed in (a documented pyspnego option) so that it can be judged.
+        inner = _InnerLogon(self.lockout)
+        return spnego.server(protocol="credssp", credssp_negotiate_context=inner), inner
+
+
+class _InnerLogon:
+    """CredSSP's inner Negotiate acceptor, watched by the lockout policy.
+
+    CredSSP tunnels the NTLM (or Kerberos) exchange through its TLS channel, so only
+    this context sees who logs on and whether the password was right; a locked account
+    is refused at the same step as a wrong password.
+    """
+
+    def __init__(self, lockout: AccountLockout) -> None:
+        self._context: Any = spnego.server(protocol="negotiate")
+        self._lockout = lockout
+        self.refused = False
+
+    def step(self, in_token: bytes | None = None, **kwargs: Any) -> bytes | None:
+        try:
+            out_token: bytes | None = self._context.step(in_token, **kwargs)
+        except _HANDSHAKE_FAILURES as exc:
+            self.refused = True
+            if _is_password_check(exc):
+                self._lockout.bad_password(authenticate_user(in_token or b""))
+            raise
+        if self._context.complete and not self._lockout.admit(
+            _identity(Scheme.NEGOTIATE, self._context).user
+        ):
+            self.refused = True
+            raise spnego.exceptions.InvalidTokenError(context_msg="logon refused")
+        return out_token
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (wrap, unwrap, complete, ...) is the inner context's.
+        return getattr(self._context, name)
+
+
+def _is_password_check(exc: BaseException) -> bool:
+    """Whether a failed handshake was judged on the password (and so counts against it).
+
+    A missing channel binding (Extended Protection) is refused by the host itself,
+    before any domain controller sees the logon.
+    """
+    return not isinstance(exc, spnego.exceptions.BadBindingsError)
 
 
 def scheme_header(scheme: Scheme, token: bytes | None) -> str:

@@ -48,11 +48,18 @@ class SimConfig:
     state_dir: Path | None = None  # where certificates are written (a temp dir by default)
     # Keytab holding HTTP/<host> keys: Kerberos (and Negotiate with a ticket) is accepted.
     kerberos_keytab: Path | None = None
+    # The domain's account lockout policy: bad passwords on any host count against the
+    # account; at the threshold every host refuses it for the duration (0: until
+    # unlocked). Threshold 0 never locks, as a default Windows domain.
+    lockout_threshold: int = 0
+    lockout_duration_s: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.cbt_hardening not in CBT_HARDENING_LEVELS:
             levels = ", ".join(CBT_HARDENING_LEVELS)
             raise UsageError(f"cbt_hardening {self.cbt_hardening!r}: expected one of {levels}")
+        if self.lockout_threshold < 0 or self.lockout_duration_s < 0:
+            raise UsageError("lockout threshold and duration must not be negative")
 
     @property
     def effective_port(self) -> int:

@@ -3,6 +3,7 @@
 async with SimFleet(SimConfig(hosts=64, cluster="CLUSTER01")) as fleet:
     ...  # fleet.hosts, fleet.stats(), fleet.ca_file, fleet.write_inventory(path)
     cert, key = fleet.issue_client_certificate("admin")  # with tls=True
+    fleet.unlock_accounts()  # with lockout_threshold: a fresh domain again
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from psfleet.simfleet.host import HostRuntime
 from psfleet.simfleet.hostfacts import HostFacts, derive_host, fleet_lookup
 from psfleet.simfleet.http_app import FleetApp
 from psfleet.simfleet.inventory import write_inventory
+from psfleet.simfleet.lockout import AccountLockout, SharedLockout
 from psfleet.simfleet.service import WSManService
 from psfleet.simfleet.stats import FleetStats
 from psfleet.transport.bindings import tls_server_end_point
@@ -52,10 +54,17 @@ class _Blackhole(asyncio.Protocol):
 
 class SimFleet:
     def __init__(
-        self, config: SimConfig, *, stats_cells: Any = None, only: range | None = None
+        self,
+        config: SimConfig,
+        *,
+        stats_cells: Any = None,
+        shared_lockout: SharedLockout | None = None,
+        only: range | None = None,
     ) -> None:
         self.config = config
-        self._stats_cells = stats_cells  # shared memory when several workers serve one fleet
+        # Shared memory when several workers serve one fleet.
+        self._stats_cells = stats_cells
+        self._shared_lockout = shared_lockout
         self._only = only  # the hosts this process serves (all by default)
         self.hosts: list[SimHost] = []
         self.ca_file: Path | None = None
@@ -67,6 +76,7 @@ class SimFleet:
         self._owns_state_dir = False
         self._previous_ntlm_file: str | None = None
         self._stats: FleetStats | None = None
+        self._lockout: AccountLockout | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._previous_keytab: str | None = None
 
@@ -92,7 +102,13 @@ class SimFleet:
         config = self.config
         names = config.host_names()
         addresses = allocate(config.base_address, len(names))
-        accounts = self._accounts()
+        accounts = fleet_accounts(config)
+        self._lockout = AccountLockout(
+            accounts,
+            threshold=config.lockout_threshold,
+            duration_s=config.lockout_duration_s,
+            shared=self._shared_lockout,
+        )
         self._prepare_state_dir(accounts)
         nodes = tuple(names) if config.cluster else ()
         facts = [
@@ -117,6 +133,7 @@ class SimFleet:
         for fact in served:
             policy = AuthPolicy(
                 accounts,
+                lockout=self._lockout,
                 tls=config.tls,
                 allow_unencrypted=config.allow_unencrypted,
                 credssp=fact.inventory_name.lower() not in credssp_off,
@@ -129,6 +146,7 @@ class SimFleet:
             self._runtimes,
             WSManService(fleet_lookup(facts), config.operation_timeout_cap_s),
             self._require_stats,
+            self.stats,
             rtt_s=config.rtt_ms / 1000,
             started_at=loop.time(),
         )
@@ -212,7 +230,14 @@ class SimFleet:
     # --- queries -----------------------------------------------------------------------
 
     def stats(self, host: str | None = None) -> dict[str, Any]:
-        return self._require_stats().snapshot(host)
+        """The counters /stats serves: per host (all, or `host`), and the domain's `accounts`
+        (whatever `host` says: accounts belong to the domain, not to a host)."""
+        accounts = self._require_lockout().snapshot()
+        return {**self._require_stats().snapshot(host), "accounts": accounts}
+
+    def unlock_accounts(self) -> None:
+        """Unlock every account and zero its counters, as a fresh domain (this process's)."""
+        self._require_lockout().reset()
 
     def host(self, name: str) -> SimHost:
         for host in self.hosts:
@@ -236,10 +261,10 @@ class SimFleet:
             raise RuntimeError("the fleet is not started")
         return self._stats
 
-    def _accounts(self) -> Accounts:
-        if self.config.users_file is not None:
-            return load_accounts(self.config.users_file, self.config.domain)
-        return default_accounts(self.config.domain)
+    def _require_lockout(self) -> AccountLockout:
+        if self._lockout is None:
+            raise RuntimeError("the fleet is not started")
+        return self._lockout
 
     def _prepare_state_dir(self, accounts: Accounts) -> None:
         if self.config.state_dir is not None:
@@ -259,6 +284,13 @@ class SimFleet:
     def _state_path(self, name: str) -> Path:
         assert self._state_dir is not None
         return self._state_dir / name
+
+
+def fleet_accounts(config: SimConfig) -> Accounts:
+    """The domain's accounts: the users file, or the demo account."""
+    if config.users_file is not None:
+        return load_accounts(config.users_file, config.domain)
+    return default_accounts(config.domain)
 
 
 def _restore_env(name: str, value: str | None) -> None:

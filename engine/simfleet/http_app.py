@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -34,6 +35,7 @@ class FleetApp:
         hosts_by_address: dict[str, HostRuntime],
         service: WSManService,
         stats: Callable[[], FleetStats],
+        snapshot: Callable[[str | None], dict[str, Any]],
         *,
         rtt_s: float,
         started_at: float,
@@ -41,6 +43,7 @@ class FleetApp:
         self._hosts = hosts_by_address
         self._service = service
         self._stats = stats
+        self._snapshot = snapshot  # what /stats answers (the fleet's stats())
         self._rtt_s = rtt_s
         self._started_at = started_at
         self._connections = _ConnectionTable()
@@ -62,7 +65,7 @@ class FleetApp:
         only = request.query.get("host")
         if only is not None and not stats.knows(only):
             raise web.HTTPNotFound(text=f"unknown host {only}")
-        return web.json_response(stats.snapshot(only), dumps=json.dumps)
+        return web.json_response(self._snapshot(only), dumps=json.dumps)
 
     async def _wsman_view(self, request: web.Request) -> web.StreamResponse:
         host = self._host(request)

@@ -21,8 +21,9 @@ from psfleet import eventloop
 from psfleet.errors import UsageError
 from psfleet.simfleet.certs import FleetCA
 from psfleet.simfleet.config import SimConfig
-from psfleet.simfleet.fleet import SimFleet
+from psfleet.simfleet.fleet import SimFleet, fleet_accounts
 from psfleet.simfleet.inventory import write_inventory
+from psfleet.simfleet.lockout import SharedLockout
 from psfleet.simfleet.stats import WIDTH
 
 _WORKER_START_TIMEOUT_S = 300.0
@@ -81,14 +82,14 @@ async def _serve_one(config: SimConfig, inventory: Path | None) -> None:
     print("stopped", flush=True)
 
 
-def _worker(config: SimConfig, cells: Any, only: range, ready: Any) -> None:
+def _worker(config: SimConfig, cells: Any, lockout: SharedLockout, only: range, ready: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     parent = os.getppid()
 
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with SimFleet(config, stats_cells=cells, only=only) as fleet:
+        async with SimFleet(config, stats_cells=cells, shared_lockout=lockout, only=only) as fleet:
             ready.put([(h.name, h.address, h.port) for h in fleet.hosts])
             # A parent killed outright cannot stop its workers: they notice it is gone.
             while os.getppid() == parent and not stop.is_set():
@@ -112,10 +113,12 @@ def _serve_workers(config: SimConfig, inventory: Path | None, workers: int) -> N
     config = replace(config, state_dir=state_dir)
     ca = FleetCA(state_dir / "tls").ca_file if config.tls else None  # one CA for all workers
     cells = context.RawArray("q", config.hosts * WIDTH)
+    # One domain for all workers: a bad password on any host counts against the account.
+    lockout = SharedLockout.create(context, fleet_accounts(config))
     ready = context.Queue()
     slices = [range(i, config.hosts, workers) for i in range(workers)]
     processes = [
-        context.Process(target=_worker, args=(config, cells, part, ready), daemon=True)
+        context.Process(target=_worker, args=(config, cells, lockout, part, ready), daemon=True)
         for part in slices
     ]
     for process in processes:
