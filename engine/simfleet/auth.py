@@ -180,7 +180,7 @@ class AuthPolicy:
         # (or plain HTTP) leaves nothing to map.
         upn = mapped_upn(conn.peer_certificate) if conn.peer_certificate else None
         account = self.accounts.find(upn) if upn else None
-        if account is None:
+        if account is None or not self.lockout.admit(account.qualified):
             return AuthStep(401, failed=True)
         conn.scheme = Scheme.CERTIFICATE
         conn.identity = Identity(account.qualified, "certificate", delegable=False)

@@ -186,3 +186,14 @@ async def test_a_missing_channel_binding_is_not_a_bad_password(start_fleet: Star
     assert auth_failures(fleet)[0] == 1
     assert account(fleet)["failed_logons"] == 0
     assert await logon(fleet, 1, PASSWORD)
+
+
+async def test_a_locked_account_cannot_log_on_with_its_certificate_either(
+    start_fleet: StartFleet,
+) -> None:
+    fleet = await start_fleet(lockout_threshold=1, tls=True)
+    cert, key = fleet.issue_client_certificate("admin")
+    assert await logon(fleet, 0, PASSWORD, auth="certificate", client_cert=cert, client_key=key)
+    assert not await logon(fleet, 1, "wrong")
+    assert not await logon(fleet, 2, PASSWORD, auth="certificate", client_cert=cert, client_key=key)
+    assert account(fleet)["failed_logons"] == 2
