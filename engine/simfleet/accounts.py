@@ -41,10 +41,6 @@ class Accounts:
     def find(self, name: str) -> Account | None:
         return self._by_name.get(name.strip().lower())
 
-    def check_password(self, name: str, password: str) -> Account | None:
-        account = self.find(name)
-        return account if account is not None and account.password == password else None
-
     def write_ntlm_file(self, path: Path) -> Path:
         """The NTLM_USER_FILE pyspnego's acceptor reads, in smbpasswd form.
 
