@@ -15,9 +15,11 @@ from typing import Any
 import anyio
 import pytest
 
+import psfleet
 from psfleet import errors
 from psfleet.client import connect
 from psfleet.simfleet import SimFleet
+from psfleet.targets.model import Target
 from psfleet.testing.fleets import fleet_starter
 
 pytestmark = pytest.mark.anyio
@@ -197,3 +199,24 @@ async def test_a_locked_account_cannot_log_on_with_its_certificate_either(
     assert not await logon(fleet, 1, "wrong")
     assert not await logon(fleet, 2, PASSWORD, auth="certificate", client_cert=cert, client_key=key)
     assert account(fleet)["failed_logons"] == 2
+
+
+@pytest.mark.parametrize("auth", SEALING_AUTHS)
+async def test_a_fan_out_with_a_wrong_password_does_not_lock_the_account(
+    start_fleet: StartFleet, auth: str
+) -> None:
+    # psfleet's lockout guard against a real lockout: it stops presenting a rejected
+    # credential before the domain's threshold, so the account stays usable.
+    fleet = await start_fleet(hosts=12, lockout_threshold=5)
+    targets = [Target(h.name, h.address, h.port) for h in fleet.hosts]
+    settings: dict[str, Any] = {"auth": auth, "delegate_to": [h.name for h in fleet.hosts]}
+    result = await psfleet.arun(
+        targets, "$env:COMPUTERNAME", credential=(USER, "wrong"), **settings
+    )
+    assert {h.status for h in result.hosts.values()} == {psfleet.HostStatus.AUTH_FAILED}
+    assert account(fleet)["lockouts"] == 0
+    assert 1 <= sum(n > 0 for n in auth_failures(fleet)) <= 3
+    result = await psfleet.arun(
+        targets, "$env:COMPUTERNAME", credential=(USER, PASSWORD), **settings
+    )
+    assert {h.status for h in result.hosts.values()} == {psfleet.HostStatus.OK}
