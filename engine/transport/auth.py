@@ -228,7 +228,7 @@ def _new_context(
                 plan.credentials,
                 hostname=endpoint.host,
                 service=auth.service,
-                protocol=auth.credssp_mechanism,
+                protocol=plan.protocol or auth.credssp_mechanism,
             )
             return spnego.client(
                 credential.username,
@@ -245,7 +245,7 @@ def _new_context(
             hostname=endpoint.host,
             service=auth.service,
             context_req=context_req,
-            protocol=_PROTOCOLS[auth.method],
+            protocol=plan.protocol or _PROTOCOLS[auth.method],
             options=options,
             channel_bindings=channel_bindings,
         )

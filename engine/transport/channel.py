@@ -163,7 +163,7 @@ class Channel:
                 if answer.status == 401:
                     next_header = None
                     if not carrying:
-                        next_header = await context.next_header(answer.www_authenticate)
+                        next_header = await self._answer_challenge(context, answer, presentation)
                     if next_header is None:
                         raise self._rejection(presentation)
                     header = next_header
@@ -191,6 +191,19 @@ class Channel:
                     return answer
                 return await self._post_sealed(context, message)
         raise AuthError("the auth handshake did not finish", host=self._endpoint.host)
+
+    @staticmethod
+    async def _answer_challenge(
+        context: SecurityContext, answer: HTTPAnswer, presentation: Presentation | None
+    ) -> str | None:
+        try:
+            return await context.next_header(answer.www_authenticate)
+        except AuthError:
+            # A 401 whose token is an error after the proof (CredSSP's TSRequest carrying
+            # STATUS_LOGON_FAILURE): the host refused the credential.
+            if presentation is not None:
+                presentation.reject()
+            raise
 
     def _rejection(self, presentation: Presentation | None) -> AuthError:
         if presentation is not None:

@@ -53,6 +53,9 @@ class AuthPlan:
     blocking: bool  # a step may wait on a KDC: run it in a worker thread
     guarded: bool  # presents a password-derived proof to the host: the lockout guard applies
     kerberos_ticket: bool = False  # the run's own TGT is in `credentials`
+    # The pyspnego protocol when it is not the method's own: Negotiate without a KDC sends
+    # NTLM tokens directly (Windows' Negotiate accepts them), saving SPNEGO's wrapping.
+    protocol: str | None = None
 
 
 class _SharedTicket:
@@ -124,7 +127,7 @@ class CredentialGate:
             credentials = [cache] if method is AuthMethod.KERBEROS else [cache, ntlm]
             return AuthPlan(credentials, blocking=True, guarded=False, kerberos_ticket=True)
         # Negotiate and CredSSP's inner Negotiate without a KDC: NTLM, all on this thread.
-        return AuthPlan([ntlm], blocking=False, guarded=True)
+        return AuthPlan([ntlm], blocking=False, guarded=True, protocol="ntlm")
 
     async def _ticket(self, auth: AuthOptions, host: str) -> TicketCache | None:
         """The run's TGT for this credential, or None when Negotiate must use NTLM."""

@@ -201,17 +201,9 @@ async def test_a_locked_account_cannot_log_on_with_its_certificate_either(
     assert account(fleet)["failed_logons"] == 2
 
 
-# Windows (and simfleet) answer a CredSSP logon failure with a 401 whose token is a
-# TSRequest carrying the NTSTATUS; psfleet's channel (since 455d011) counts only a 401
-# without a token as a rejection, so its guard lets every host try: a client bug.
-CREDSSP_GUARD_GAP = pytest.mark.xfail(
-    strict=True, reason="transport: a CredSSP error TSRequest is not counted by the lockout guard"
-)
-
-
-@pytest.mark.parametrize(
-    "auth", ["ntlm", "negotiate", pytest.param("credssp", marks=CREDSSP_GUARD_GAP)]
-)
+# CredSSP's logon failure is a 401 whose token is a TSRequest carrying the NTSTATUS,
+# as Windows answers: the guard counts it too.
+@pytest.mark.parametrize("auth", ["ntlm", "negotiate", "credssp"])
 async def test_a_fan_out_with_a_wrong_password_does_not_lock_the_account(
     start_fleet: StartFleet, auth: str
 ) -> None:
