@@ -14,7 +14,7 @@ from psfleet import eventloop
 from psfleet.cli import common
 from psfleet.cli.common import ConnectionArgs
 from psfleet.cli.session_setup import CREDSSP_WARNING
-from psfleet.doctor import Check, DoctorReport, check_second_hop_name, diagnose
+from psfleet.doctor import CheckStatus, DoctorReport, check_second_hop_name, diagnose
 from psfleet.errors import UsageError
 from psfleet.fanout.attempt import client_options_for, endpoint_for
 from psfleet.fanout.options import RunOptions
@@ -53,7 +53,7 @@ def doctor(
     connect_timeout: common.ConnectTimeout = 10.0,
     operation_timeout: common.OperationTimeout = 20.0,
 ) -> None:
-    """Diagnose one host: name, TCP, TLS, WinRM listener, auth, credentials, quota, double hop.
+    """Diagnose one host: KDC, name, TCP, TLS, WinRM listener, auth, credentials, quota, double hop.
 
     Changes nothing on the host. Exit code: 0 every check passed, 1 some failed, 2 usage error.
     """
@@ -81,10 +81,11 @@ def doctor(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _result(check: Check) -> Text:
-    if check.ok:
-        return Text("✓ pass", style="green")
-    return Text("✗ FAIL", style="bold red") if check.ran else Text("✗ skipped", style="dim")
+_RESULTS = {
+    CheckStatus.PASSED: ("✓ pass", "green"),
+    CheckStatus.FAILED: ("✗ FAIL", "bold red"),
+    CheckStatus.SKIPPED: ("- skipped", "dim"),
+}
 
 
 def _print_table(report: DoctorReport, url: str) -> None:
@@ -94,8 +95,12 @@ def _print_table(report: DoctorReport, url: str) -> None:
     table.add_column("Detail")
     table.add_column("Remedy")
     for check in report.checks:
-        table.add_row(check.name, _result(check), Text(check.detail), Text(check.remedy or ""))
+        result = Text(*_RESULTS[check.status])
+        table.add_row(check.name, result, Text(check.detail), Text(check.remedy or ""))
     console = Console()
     console.print(table)
-    passed = sum(check.ok for check in report.checks)
-    console.print(f"{passed} of {len(report.checks)} checks passed", highlight=False)
+    summary = f"{report.count(CheckStatus.PASSED)} of {len(report.checks)} checks passed"
+    skipped = report.count(CheckStatus.SKIPPED)
+    if skipped:
+        summary += f", {skipped} skipped (fix the first failure)"
+    console.print(summary, highlight=False)

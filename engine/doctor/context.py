@@ -16,7 +16,9 @@ class Findings:
     addresses: list[str] = field(default_factory=list)  # resolved, in the order to try
     reachable: str | None = None  # the address that accepted TCP
     offered: list[str] = field(default_factory=list)  # WWW-Authenticate schemes of the listener
-    login_failure: AuthError | None = None  # the listener's login failed: do not try again
+    # A login with these credentials failed (the listener's, or the KDC's AS exchange):
+    # no later check presents them again.
+    login_failure: AuthError | None = None
     quota_fault: QuotaExceeded | None = None  # authenticated, but no shell was granted
 
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+# A fact a check measured, for scripts (`--json`): a count, a name, a flag, or unknown.
+Fact = str | int | bool | None
+
+
+class CheckStatus(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not run: a check it needs did not pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,21 +26,43 @@ class Check:
     detail: str
     remedy: str | None = None
     ran: bool = True  # False: skipped because a check it depends on failed
+    # What the check measured, by name (the kdc check: realm, elapsed_ms, verdict...).
+    facts: Mapping[str, Fact] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def passed(cls, name: str, detail: str) -> Check:
-        return cls(name, True, detail)
+    def passed(cls, name: str, detail: str, facts: Mapping[str, Fact] | None = None) -> Check:
+        return cls(name, True, detail, facts=dict(facts or {}))
 
     @classmethod
-    def failed(cls, name: str, detail: str, remedy: str | None = None) -> Check:
-        return cls(name, False, detail, remedy)
+    def failed(
+        cls,
+        name: str,
+        detail: str,
+        remedy: str | None = None,
+        facts: Mapping[str, Fact] | None = None,
+    ) -> Check:
+        return cls(name, False, detail, remedy, facts=dict(facts or {}))
 
     @classmethod
     def skipped(cls, name: str, cause: str) -> Check:
         return cls(name, False, f"skipped: {cause} failed", ran=False)
 
+    @property
+    def status(self) -> CheckStatus:
+        if not self.ran:
+            return CheckStatus.SKIPPED
+        return CheckStatus.PASSED if self.ok else CheckStatus.FAILED
+
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "remedy": self.remedy}
+        # `ok` stays for scripts written before `status`; a skipped check has ok false.
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "ok": self.ok,
+            "detail": self.detail,
+            "remedy": self.remedy,
+            "facts": dict(self.facts),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +76,9 @@ class DoctorReport:
 
     def check(self, name: str) -> Check:
         return next(check for check in self.checks if check.name == name)
+
+    def count(self, status: CheckStatus) -> int:
+        return sum(check.status is status for check in self.checks)
 
     def as_json(self) -> dict[str, Any]:
         return {"host": self.host, "checks": [check.as_json() for check in self.checks]}

@@ -47,17 +47,35 @@ def test_json_for_a_healthy_host_and_exit_0(fleet: ThreadedFleet, inventory: Pat
     assert report["host"] == "node01"
     assert [c["name"] for c in report["checks"]][:2] == ["resolve", "tcp"]
     for check in report["checks"]:
-        assert set(check) == {"name", "ok", "detail", "remedy"} and check["ok"] is True
+        assert set(check) == {"name", "status", "ok", "detail", "remedy", "facts"}
+        assert check["status"] == "passed" and check["ok"] is True
 
 
 def test_json_for_a_refused_port_and_exit_1(fleet: ThreadedFleet, inventory: Path) -> None:
     code, out = doctor(
         "node03", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm", "--json", *TIMEOUTS
     )
-    report = json.loads(out)
+    checks = json.loads(out)["checks"]
     assert code == 1
-    tcp = next(c for c in report["checks"] if c["name"] == "tcp")
+    assert [(c["name"], c["status"]) for c in checks[:2]] == [
+        ("resolve", "passed"),
+        ("tcp", "failed"),
+    ]
+    tcp = checks[1]
     assert tcp["ok"] is False and "Enable-PSRemoting -Force" in tcp["remedy"]
+    # The checks after it did not run, and say so: not a failure of their own, no remedy.
+    after = checks[2:]
+    assert [c["name"] for c in after] == ["tls", "listener", "auth_offered", "credentials", "quota"]
+    for check in after:
+        assert check["status"] == "skipped" and check["detail"] == "skipped: tcp failed"
+        assert check["ok"] is False and check["remedy"] is None
+
+
+def test_the_table_counts_skipped_checks(fleet: ThreadedFleet, inventory: Path) -> None:
+    code, out = doctor("node03", "--inventory", str(inventory), "-u", USER, "--auth", "ntlm")
+    assert code == 1
+    assert "- skipped" in out and "✗ FAIL" in out
+    assert "1 of 7 checks passed, 5 skipped (fix the first failure)" in out
 
 
 def test_the_table_shows_each_check_and_its_remedy(fleet: ThreadedFleet) -> None:
