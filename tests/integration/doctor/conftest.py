@@ -22,6 +22,16 @@ USER, PASSWORD = "LAB\\admin", "psfleet-demo"
 PATIENT = Timeouts(connect=5.0, request=15.0, operation=5.0, close=5.0)
 FAST = Timeouts(connect=2.0, request=2.0, operation=3.0, close=2.0)
 _networks = itertools.count(1)
+# Like Debian's default krb5.conf: a default realm, no realm LAB and no DNS to find one.
+NO_LAB_REALM = """[libdefaults]
+    default_realm = ATHENA.MIT.EDU
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+[realms]
+    ATHENA.MIT.EDU = {
+        kdc = kerberos.mit.edu
+    }
+"""
 
 FleetFactory = Callable[..., Any]
 

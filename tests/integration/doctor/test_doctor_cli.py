@@ -13,7 +13,7 @@ from psfleet.cli.app import app
 from psfleet.simfleet import SimConfig
 from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
 
-from .conftest import PASSWORD, USER, next_network
+from .conftest import NO_LAB_REALM, PASSWORD, USER, next_network
 
 ENV = {"PSFLEET_PASSWORD": PASSWORD}
 TIMEOUTS = ["--connect-timeout", "5", "--operation-timeout", "5"]
@@ -33,8 +33,8 @@ def inventory(fleet: ThreadedFleet, tmp_path: Path) -> Path:
     return path
 
 
-def doctor(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["doctor", *args], env=ENV)
+def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["doctor", *args], env={**ENV, **(env or {})})
     return result.exit_code, result.stdout
 
 
@@ -76,6 +76,24 @@ def test_the_table_counts_skipped_checks(fleet: ThreadedFleet, inventory: Path) 
     assert code == 1
     assert "- skipped" in out and "✗ FAIL" in out
     assert "1 of 7 checks passed, 5 skipped (fix the first failure)" in out
+
+
+def test_negotiate_without_a_kdc_reports_the_ntlm_fallback_first(
+    fleet: ThreadedFleet, inventory: Path, tmp_path: Path
+) -> None:
+    conf = tmp_path / "krb5.conf"
+    conf.write_text(NO_LAB_REALM)
+    code, out = doctor(
+        "node01", "--inventory", str(inventory), "-u", USER, "--json", *TIMEOUTS,
+        env={"KRB5_CONFIG": str(conf)},
+    )  # fmt: skip
+    checks = json.loads(out)["checks"]
+    assert code == 0
+    kdc = checks[0]
+    assert kdc["name"] == "kdc" and kdc["status"] == "passed"
+    assert "Negotiate will use NTLM" in kdc["detail"]
+    assert kdc["facts"]["realm"] == "LAB" and kdc["facts"]["negotiate_uses"] == "ntlm"
+    assert isinstance(kdc["facts"]["elapsed_ms"], int)
 
 
 def test_the_table_shows_each_check_and_its_remedy(fleet: ThreadedFleet) -> None:

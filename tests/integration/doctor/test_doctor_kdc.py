@@ -1,0 +1,104 @@
+"""The kdc check against a real MIT KDC (realm LAB.TEST): a ticket and its time, a wrong
+password tried once and no more, the user's ticket cache with and without a TGT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from psfleet.testing.kdc import MitKdc, available
+
+from .conftest import FleetFactory, doctor_on
+
+pytestmark = [pytest.mark.anyio, pytest.mark.kerberos]
+
+USER = "admin@LAB.TEST"
+
+
+@pytest.fixture(scope="module")
+def kdc() -> Iterator[MitKdc]:
+    if not available():
+        pytest.skip("KERBEROS DOCTOR TESTS NOT RUN: the MIT KDC packages are missing")
+    with MitKdc(hosts=("node01",)) as server:
+        server.kinit()
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def kerberos_env(kdc: MitKdc) -> Iterator[MitKdc]:
+    with kdc.applied_env():
+        yield kdc
+
+
+def password_attempts(kdc: MitKdc) -> int:
+    """AS requests for the user so far: each one presents the password (the KDC logs each
+    before it answers). The fixture's user needs no preauth, so a wrong password shows as
+    a reply the client cannot decrypt, not as PREAUTH_FAILED: count them all.
+    """
+    log = kdc.log_file.read_text(errors="replace")
+    return sum("AS_REQ" in line and f"{USER} for krbtgt/" in line for line in log.splitlines())
+
+
+@pytest.mark.parametrize("method", ["negotiate", "kerberos"])
+async def test_a_kdc_that_answers_gives_a_ticket_and_its_time(
+    fleet_factory: FleetFactory, kdc: MitKdc, method: str
+) -> None:
+    fleet = await fleet_factory(port=5985, hosts=1)
+    report = await doctor_on(fleet, "node01", auth=method, credential=(USER, kdc.password))
+    check = report.checks[0]
+    assert check.name == "kdc" and check.status == "passed", check
+    assert check.detail.startswith(f"a KDC for LAB.TEST answered in {check.facts['elapsed_ms']} ms")
+    assert check.facts["kdc_answered"] is True and check.facts["verdict"] == "accepted"
+    assert check.facts["realm"] == "LAB.TEST" and check.facts["negotiate_uses"] == "kerberos"
+    elapsed_ms = check.facts["elapsed_ms"]
+    assert isinstance(elapsed_ms, int) and 0 <= elapsed_ms < 5000
+    assert ("Negotiate will use Kerberos" in check.detail) is (method == "negotiate")
+    assert report.ok, report.checks
+
+
+@pytest.mark.parametrize("method", ["negotiate", "kerberos"])
+async def test_a_wrong_password_is_rejected_once_and_not_presented_again(
+    fleet_factory: FleetFactory, kdc: MitKdc, method: str
+) -> None:
+    fleet = await fleet_factory(port=5985, hosts=1)
+    before = password_attempts(kdc)
+    report = await doctor_on(fleet, "node01", auth=method, credential=(USER, "Not-The-Passw0rd"))
+    assert password_attempts(kdc) - before == 1
+    check = report.check("kdc")
+    assert check.status == "failed" and check.facts["verdict"] == "rejected"
+    assert check.facts["kdc_answered"] is True and check.facts["negotiate_uses"] is None
+    assert "rejected admin@LAB.TEST" in check.detail and "Not-The-Passw0rd" not in check.detail
+    assert check.remedy is not None and "presented the password once" in check.remedy
+    for name in ("credentials", "quota"):
+        assert report.check(name).status == "skipped"
+
+
+@pytest.mark.parametrize("method", ["negotiate", "kerberos"])
+async def test_the_ticket_cache_holds_a_tgt_for_the_realm(
+    fleet_factory: FleetFactory, method: str
+) -> None:
+    fleet = await fleet_factory(port=5985, hosts=1)
+    report = await doctor_on(fleet, "node01", auth=method, credential="kerberos")
+    check = report.check("kdc")
+    assert check.status == "passed", check
+    assert f"holds a TGT for {USER} (realm LAB.TEST)" in check.detail
+    assert check.facts["principal"] == USER and check.facts["realm"] == "LAB.TEST"
+    lifetime = check.facts["lifetime_s"]
+    assert isinstance(lifetime, int) and lifetime > 0
+    assert report.ok, report.checks
+
+
+async def test_an_empty_ticket_cache_fails_with_kinit_and_skips_the_login(
+    fleet_factory: FleetFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'no-ccache'}")
+    fleet = await fleet_factory(port=5985, hosts=1)
+    report = await doctor_on(fleet, "node01", auth="kerberos", credential="kerberos")
+    check = report.check("kdc")
+    assert check.status == "failed"
+    assert "No Kerberos credentials available" in check.detail and "no-ccache" in check.detail
+    assert check.remedy is not None and "kinit" in check.remedy
+    assert report.check("credentials").status == "skipped"
