@@ -51,6 +51,7 @@ class AsExchange:
     reason: str = ""
     answered: bool = True  # a KDC answered (with a ticket or a KRB-ERROR)
     libraries_missing: bool = False
+    timed_out: bool = False  # still waiting at the deadline (MIT retries for much longer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +113,10 @@ async def _as_exchange(probe: Probe, principal: str, password: str, realm: str) 
     outcome = await _off_loop(probe, exchange)
     if outcome is None:
         limit = kdc_timeout(probe)
-        reason = f"no KDC for realm {realm} answered within {limit:g}s"
-        return AsExchange(KdcVerdict.UNREACHABLE, round(limit * 1000), reason, answered=False)
+        reason = f"no answer within {limit:g}s (--connect-timeout)"
+        return AsExchange(
+            KdcVerdict.UNREACHABLE, round(limit * 1000), reason, answered=False, timed_out=True
+        )
     return outcome
 
 
@@ -146,14 +149,14 @@ def _verdict(probe: Probe, principal: str, realm: str, exchange: AsExchange) -> 
         return Check.failed(KDC, detail, _rejected_remedy(exchange), facts)
     # No KDC, no answer in time, or a failure that is not the password's (clock skew...).
     quiet = not exchange.answered and not exchange.libraries_missing
-    what = f"no KDC answered: {exchange.reason}" if quiet else exchange.reason
+    what = f"no KDC for realm {realm} answered: {exchange.reason}" if quiet else exchange.reason
+    if not exchange.timed_out:
+        what += f" ({took})"
     if method is AuthMethod.NEGOTIATE:
         facts["negotiate_uses"] = "ntlm"
-        return Check.passed(
-            KDC, f"{what} ({took}); Negotiate will use NTLM (no Kerberos delegation)", facts
-        )
+        return Check.passed(KDC, f"{what}; Negotiate will use NTLM (no Kerberos delegation)", facts)
     facts["negotiate_uses"] = None
-    return Check.failed(KDC, f"{what} ({took})", _no_kdc_remedy(realm, exchange), facts)
+    return Check.failed(KDC, what, _no_kdc_remedy(realm, exchange), facts)
 
 
 def _rejected_remedy(exchange: AsExchange) -> str:

@@ -95,7 +95,7 @@ async def test_a_kdc_that_never_answers_is_waited_for_connect_timeout_off_the_lo
     elapsed = time.monotonic() - started
     kdc = report.check("kdc")
     assert kdc.status == status, kdc
-    assert "no KDC for realm LAB answered within 1s" in kdc.detail
+    assert "no KDC for realm LAB answered: no answer within 1s" in kdc.detail
     assert kdc.facts["elapsed_ms"] == 1000 and kdc.facts["kdc_answered"] is False
     # MIT's own retries take 18 s here: the deadline, not the library, ended the wait
     # (negotiate's login waits once more, in the broker, before it uses NTLM).
