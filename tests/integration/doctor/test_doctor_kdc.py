@@ -4,14 +4,16 @@ password tried once and no more, the user's ticket cache with and without a TGT.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from psfleet.testing.kdc import MitKdc, available
 
-from .conftest import FleetFactory, doctor_on
+from .conftest import PATIENT, FleetFactory, doctor_on
 
 pytestmark = [pytest.mark.anyio, pytest.mark.kerberos]
 
@@ -33,13 +35,9 @@ def kerberos_env(kdc: MitKdc) -> Iterator[MitKdc]:
         yield kdc
 
 
-def password_attempts(kdc: MitKdc) -> int:
-    """AS requests for the user so far: each one presents the password (the KDC logs each
-    before it answers). The fixture's user needs no preauth, so a wrong password shows as
-    a reply the client cannot decrypt, not as PREAUTH_FAILED: count them all.
-    """
-    log = kdc.log_file.read_text(errors="replace")
-    return sum("AS_REQ" in line and f"{USER} for krbtgt/" in line for line in log.splitlines())
+def bad_password_attempts(kdc: MitKdc, since: int) -> int:
+    """Wrong passwords the KDC counted (toward a lockout) since byte `since` of its log."""
+    return sum("PREAUTH_FAILED" in line for line in kdc.log_lines(since))
 
 
 @pytest.mark.parametrize("method", ["negotiate", "kerberos"])
@@ -64,9 +62,9 @@ async def test_a_wrong_password_is_rejected_once_and_not_presented_again(
     fleet_factory: FleetFactory, kdc: MitKdc, method: str
 ) -> None:
     fleet = await fleet_factory(port=5985, hosts=1)
-    before = password_attempts(kdc)
+    since = kdc.log_size()
     report = await doctor_on(fleet, "node01", auth=method, credential=(USER, "Not-The-Passw0rd"))
-    assert password_attempts(kdc) - before == 1
+    assert bad_password_attempts(kdc, since) == 1
     check = report.check("kdc")
     assert check.status == "failed" and check.facts["verdict"] == "rejected"
     assert check.facts["kdc_answered"] is True and check.facts["negotiate_uses"] is None
@@ -89,6 +87,30 @@ async def test_the_ticket_cache_holds_a_tgt_for_the_realm(
     lifetime = check.facts["lifetime_s"]
     assert isinstance(lifetime, int) and lifetime > 0
     assert report.ok, report.checks
+
+
+async def test_a_kdc_that_stops_answering_is_waited_for_connect_timeout(
+    fleet_factory: FleetFactory, kdc: MitKdc
+) -> None:
+    fleet = await fleet_factory(port=5985, hosts=1)
+    one_second = dataclasses.replace(PATIENT, connect=1.0)
+    kdc.pause()  # the kernel still accepts its TCP connections; nothing answers them
+    try:
+        with anyio.fail_after(10):  # MIT alone would retry for much longer
+            report = await doctor_on(
+                fleet,
+                "node01",
+                auth="kerberos",
+                credential=(USER, kdc.password),
+                timeouts=one_second,
+            )
+    finally:
+        kdc.resume()
+    check = report.check("kdc")
+    assert check.status == "failed", check
+    assert "no KDC for realm LAB.TEST answered: no answer within 1s" in check.detail
+    assert check.remedy is not None and "krb5.conf" in check.remedy
+    assert report.check("credentials").status == "skipped"
 
 
 async def test_an_empty_ticket_cache_fails_with_kinit_and_skips_the_login(
