@@ -14,13 +14,13 @@ import re
 from typing import Any
 
 import anyio
-import anyio.to_thread
 import spnego
 import spnego.exceptions
 from spnego.channel_bindings import GssChannelBindings
 
 from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageError
 from psfleet.transport import framing
+from psfleet.transport.blocking import off_loop
 from psfleet.transport.credentials import AuthPlan
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint
 
@@ -119,7 +119,7 @@ class SecurityContext:
         )
         if not plan.blocking:
             return build()
-        return await anyio.to_thread.run_sync(build, abandon_on_cancel=True, limiter=threads)
+        return await off_loop(build, name="psfleet-gssapi", limiter=threads)
 
     @property
     def complete(self) -> bool:
@@ -171,9 +171,8 @@ class SecurityContext:
     async def _step(self, token: bytes | None) -> bytes | None:
         if not self.plan.blocking:
             return self._step_now(token)
-        return await anyio.to_thread.run_sync(
-            self._step_now, token, abandon_on_cancel=True, limiter=self._threads
-        )
+        step = functools.partial(self._step_now, token)
+        return await off_loop(step, name="psfleet-gssapi", limiter=self._threads)
 
     def _step_now(self, token: bytes | None) -> bytes | None:
         try:
