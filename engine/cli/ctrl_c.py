@@ -5,9 +5,10 @@ With the default handler, the KeyboardInterrupt of a Ctrl-C pressed just after E
 landed while the main thread was handing the line to the event loop thread (inside the
 portal's blocking spawn), outside the code that stops a pipeline: the shell exited 130
 with the pipeline started on the host. So the handler here raises only while the prompt
-reads a line. Once the line is read, a Ctrl-C is a byte on a socket, kept until the
-line's task on the event loop looks (`cancel_scope`), whenever that is: before the task
-exists, while its Command is in flight, while records stream.
+reads a line (pressed as `input` returns a line, it drops that line: it never reaches
+the host). Once the line is read, a Ctrl-C is a byte on a socket, kept until the line's
+task on the event loop looks (`cancel_scope`), whenever that is: before the task exists,
+while its Command is in flight, while records stream.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class CtrlC:
         """`input(prompt)`; a Ctrl-C before the line is read raises KeyboardInterrupt."""
         try:
             self._prompting = True
-            # Ctrl-Cs pressed during the line before are spent; none is added from here on.
+            # Ctrl-Cs pressed for the line before are spent; while prompting, none is added.
             self._drain()
             return input(prompt)
         finally:
@@ -93,8 +94,9 @@ class CtrlC:
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self._prompting:
-            # One KeyboardInterrupt per prompt: a second Ctrl-C must not land in its handler.
+            # One KeyboardInterrupt per prompt: a second Ctrl-C must not raise in the middle
+            # of handling the first.
             self._prompting = False
             raise KeyboardInterrupt
-        with contextlib.suppress(OSError):  # a full buffer holds Ctrl-Cs enough
+        with contextlib.suppress(OSError):  # a full buffer already holds enough Ctrl-Cs
             self._press.send(b"\x03")

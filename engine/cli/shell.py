@@ -62,7 +62,8 @@ def shell(
         typer.echo(f"psfleet shell: {exc}", err=True)
         raise typer.Exit(2) from exc
     with anyio.from_thread.start_blocking_portal(*eventloop.anyio_backend()) as portal:
-        portal.call(keep_sigint_off_this_thread)  # before the loop starts any thread
+        # Ctrl-C must wake the main thread; blocked here before the loop starts any thread.
+        portal.call(keep_sigint_off_this_thread)
         try:
             pool = portal.call(
                 open_pool, endpoint_for(target, options), client_options_for(target, options.client)
