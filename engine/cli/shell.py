@@ -2,14 +2,14 @@
 
 One pool stays open on the host; each line runs as a pipeline on it, its streams
 printed as they arrive. The event loop lives in a portal thread so the prompt keeps
-the terminal: readline history, and Ctrl-C stops the running pipeline (Signal),
-not the session. `exit` (or Ctrl-D) closes the pool.
+the terminal: readline history, and Ctrl-C at any moment after Enter stops that
+line's pipeline (Signal), not the session (see `ctrl_c`). `exit` (or Ctrl-D) closes
+the pool.
 """
 
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ import typer
 from psfleet import eventloop
 from psfleet.cli import common
 from psfleet.cli.common import ConnectionArgs
+from psfleet.cli.ctrl_c import CtrlC, keep_sigint_off_this_thread
 from psfleet.client import open_pool
 from psfleet.errors import PsfleetError, UsageError
 from psfleet.events import RecordEvent, Stream
@@ -61,6 +62,8 @@ def shell(
         typer.echo(f"psfleet shell: {exc}", err=True)
         raise typer.Exit(2) from exc
     with anyio.from_thread.start_blocking_portal(*eventloop.anyio_backend()) as portal:
+        # Ctrl-C must wake the main thread; blocked here before the loop starts any thread.
+        portal.call(keep_sigint_off_this_thread)
         try:
             pool = portal.call(
                 open_pool, endpoint_for(target, options), client_options_for(target, options.client)
@@ -69,7 +72,8 @@ def shell(
             typer.echo(f"psfleet shell: cannot open a session on {target.name}: {exc}", err=True)
             raise typer.Exit(1) from exc
         try:
-            _repl(portal, pool, console, target.name)
+            with CtrlC() as ctrl_c:
+                _repl(portal, pool, console, target.name, ctrl_c)
         finally:
             portal.call(pool.aclose)
 
@@ -82,11 +86,15 @@ def _one_target(host: str, inventory: Path | None, port: int | None) -> Any:
 
 
 def _repl(
-    portal: anyio.from_thread.BlockingPortal, pool: RunspacePool, console: Any, host: str
+    portal: anyio.from_thread.BlockingPortal,
+    pool: RunspacePool,
+    console: Any,
+    host: str,
+    ctrl_c: CtrlC,
 ) -> None:
     while True:
         try:
-            line = input(f"[{host}]: PS> ")
+            line = ctrl_c.read_line(f"[{host}]: PS> ")
         except EOFError:
             print()
             return
@@ -97,22 +105,26 @@ def _repl(
             return
         if not line.strip():
             continue
-        future = portal.start_task_soon(_run_line, pool, console, line)
         try:
-            future.result()
-        except KeyboardInterrupt:
-            # Cancelling the task stops the pipeline on the host (Signal), the pool stays.
-            future.cancel()
-            with contextlib.suppress(CancelledError, PsfleetError):
-                future.result()
-            print("^C (pipeline stopped)")
+            stopped = portal.call(_run_line, pool, console, line, ctrl_c)
         except PsfleetError as exc:
             print(f"error: {exc}")
+            continue
+        if stopped:
+            print("^C (pipeline stopped)")
 
 
-async def _run_line(pool: RunspacePool, console: Any, line: str) -> None:
+async def _run_line(pool: RunspacePool, console: Any, line: str, ctrl_c: CtrlC) -> bool:
+    """Run one line, its records printed as they come; True when Ctrl-C stopped it."""
     pipeline = pool.stream(line)
-    async for record in pipeline:
-        await console.handle(record)
+    # Entering the pipeline sends the Command; Ctrl-C is heeded once the host answered
+    # it, so there is a command to Signal (cancelled before, the pipeline had none and
+    # ran to its end on the host). Leaving it stops the pipeline if it still runs.
+    async with pipeline, ctrl_c.cancel_scope() as on_ctrl_c:
+        async for record in pipeline:
+            await console.handle(record)
+    if on_ctrl_c.cancelled_caught:
+        return True
     if pipeline.state is PipelineState.FAILED and pipeline.reason is not None:
         await console.handle(RecordEvent(pool.host, Stream.ERROR, pipeline.reason))
+    return False
