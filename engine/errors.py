@@ -42,6 +42,10 @@ class ConnectError(PsfleetError):
     status = HostStatus.UNREACHABLE
 
 
+class ConnectFailed(ConnectError):
+    """The connection could not be opened (refused, DNS, connect timeout): nothing was sent."""
+
+
 class TLSError(ConnectError):
     """The TLS handshake failed or the certificate did not verify."""
 
@@ -70,7 +74,12 @@ class OperationTimeout(PsfleetError):
 
 
 class ProtocolError(PsfleetError):
-    """The peer sent something that is not valid WSMan/PSRP (malformed XML, unexpected message)."""
+    """The peer sent something that is not valid WSMan/PSRP (malformed XML, unexpected message).
+
+    Garbage is not a script failure: the host ends `protocol_error`, not `failed`.
+    """
+
+    status = HostStatus.PROTOCOL_ERROR
 
 
 class HTTPStatusError(PsfleetError):

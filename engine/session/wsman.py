@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from psfleet.errors import ProtocolError, WSManFault
+import structlog
+
+from psfleet.errors import (
+    AuthError,
+    ConnectFailed,
+    ProtocolError,
+    PsfleetError,
+    ShellNotFound,
+    TLSError,
+    UsageError,
+    WSManFault,
+)
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import Wait
 from psfleet.wsman import (
@@ -23,9 +34,14 @@ from psfleet.wsman import (
 from psfleet.wsman.envelope import RequestTemplate, request_template
 from psfleet.wsman.faults import FaultCode
 
+log = structlog.get_logger(__name__)
+
 _MAX_TEMPLATES = 16  # a shell uses six actions; more keys would mean an unusual caller
 _KEEPALIVE_OPTION = {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"}
 _COMMAND_OPTION = {"WINRS_SKIP_CMD_SHELL": "False"}
+# Failures that prove a request never reached the WSMan service: no connection, no TLS
+# session (TLSError is a handshake failure), or credentials refused before the body was read.
+_NOT_DELIVERED = (ConnectFailed, TLSError, AuthError, UsageError)
 
 
 class ReceiveTimedOut(Exception):
@@ -50,7 +66,10 @@ class WSManShell:
         # default to 500 KB, but a configured 150 KB limit is common), so requests stay
         # within the size every Windows accepts unless the caller pinned a size.
         self.send_envelope_size = max_envelope_size
-        self.shell_id: str | None = None
+        self.shell_id: str | None = None  # as the host's answer to Create gave it
+        # Create went out, answered or not: the host may hold a shell until it is deleted.
+        self.may_exist = False
+        self._requested_id: str | None = None  # the ShellId we asked for, if we chose one
         self._to = transport.endpoint.url
         self._timeouts = transport.timeouts
         self._templates: dict[tuple[object, ...], RequestTemplate] = {}
@@ -75,9 +94,15 @@ class WSManShell:
             shell_id=shell_id,
             creation_xml=creation_xml,
         )
-        answer = await self._call(
-            names.ACTION_CREATE, body, options=options, must_comply=must_comply
-        )
+        self._requested_id = shell_id
+        self.may_exist = True
+        try:
+            answer = await self._call(
+                names.ACTION_CREATE, body, options=options, must_comply=must_comply
+            )
+        except _NOT_DELIVERED:
+            self.may_exist = False
+            raise
         self.shell_id = shell.parse_create_response(answer.body)
         return self.shell_id
 
@@ -111,8 +136,41 @@ class WSManShell:
         await self._call(names.ACTION_SIGNAL, shell.build_signal(command_id, code))
 
     async def delete(self) -> None:
+        if self.shell_id is None:
+            # The answer to Create was lost or garbled: address the shell by the id we chose.
+            self.shell_id = self._requested_id
+        if self.shell_id is None:
+            raise UsageError("no shell to delete: its id is unknown", host=self.host)
         await self._call(names.ACTION_DELETE, "", wait=Wait.CLOSE)
         self.shell_id = None
+        self.may_exist = False
+
+    async def dispose(self) -> bool:
+        """Delete the shell if the host may hold one; True once it is sure to be gone.
+
+        After a broken connection, a garbled answer or a timeout the Delete is tried once
+        more, on fresh connections. A host that knows no such shell has none: gone. The
+        caller bounds the time (the close timeout).
+        """
+        if not self.may_exist:
+            return True
+        if self.shell_id is None and self._requested_id is None:
+            return False  # the host chose the id and its answer never arrived
+        for attempt in (1, 2):
+            try:
+                await self.delete()
+                return True
+            except ShellNotFound:
+                self.may_exist = False
+                return True
+            except (WSManFault, AuthError, UsageError) as exc:
+                log.warning("shell delete refused", host=self.host, error=repr(exc))
+                return False  # retrying would only repeat it (or count a bad password again)
+            except PsfleetError as exc:
+                log.warning("shell delete failed", host=self.host, attempt=attempt, error=repr(exc))
+                if attempt == 1:
+                    await self.transport.drop_idle_connections()
+        return False
 
     def _template(
         self, action: str, options: Mapping[str, str] | None, must_comply: bool

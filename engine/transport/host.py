@@ -88,6 +88,17 @@ class HostTransport:
         self._channels.append(channel)
         return channel
 
+    async def drop_idle_connections(self) -> None:
+        """Close the idle connections: the next request authenticates a fresh one.
+
+        For a last request (a cleanup Delete) after a failure left a connection in doubt.
+        """
+        idle, self._idle = self._idle, []
+        self._channels = [channel for channel in self._channels if channel not in idle]
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeouts.close):
+            for channel in idle:
+                await channel.aclose()
+
     async def aclose(self) -> None:
         """Close every connection; safe to call twice and from a cancelled task."""
         self._closed = True
