@@ -42,10 +42,6 @@ class ConnectError(PsfleetError):
     status = HostStatus.UNREACHABLE
 
 
-class ConnectFailed(ConnectError):
-    """The connection could not be opened (refused, DNS, connect timeout): nothing was sent."""
-
-
 class TLSError(ConnectError):
     """The TLS handshake failed or the certificate did not verify."""
 

@@ -13,16 +13,15 @@ import structlog
 
 from psfleet.errors import (
     AuthError,
-    ConnectFailed,
     ProtocolError,
     PsfleetError,
     ShellNotFound,
-    TLSError,
     UsageError,
     WSManFault,
 )
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import Wait
+from psfleet.transport.receipt import Receipt
 from psfleet.wsman import (
     Envelope,
     fault_to_error,
@@ -39,9 +38,6 @@ log = structlog.get_logger(__name__)
 _MAX_TEMPLATES = 16  # a shell uses six actions; more keys would mean an unusual caller
 _KEEPALIVE_OPTION = {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"}
 _COMMAND_OPTION = {"WINRS_SKIP_CMD_SHELL": "False"}
-# Failures that prove a request never reached the WSMan service: no connection, no TLS
-# session (TLSError is a handshake failure), or credentials refused before the body was read.
-_NOT_DELIVERED = (ConnectFailed, TLSError, AuthError, UsageError)
 
 
 class ReceiveTimedOut(Exception):
@@ -95,15 +91,23 @@ class WSManShell:
             creation_xml=creation_xml,
         )
         self._requested_id = shell_id
-        self.may_exist = True
+        receipt = Receipt()
         try:
             answer = await self._call(
-                names.ACTION_CREATE, body, options=options, must_comply=must_comply
+                names.ACTION_CREATE,
+                body,
+                options=options,
+                must_comply=must_comply,
+                receipt=receipt,
             )
-        except _NOT_DELIVERED:
-            self.may_exist = False
+            self.shell_id = shell.parse_create_response(answer.body)
+        except WSManFault:
+            raise  # the host answered that it created nothing
+        except BaseException:
+            # Lost, garbled or abandoned after the Create went out: a shell may exist.
+            self.may_exist = receipt.sent
             raise
-        self.shell_id = shell.parse_create_response(answer.body)
+        self.may_exist = True
         return self.shell_id
 
     async def command(
@@ -201,9 +205,10 @@ class WSManShell:
         options: Mapping[str, str] | None = None,
         must_comply: bool = False,
         wait: Wait = Wait.REQUEST,
+        receipt: Receipt | None = None,
     ) -> Envelope:
         message, message_id = self._template(action, options, must_comply).build(body)
-        raw = await self.transport.request(message, wait=wait)
+        raw = await self.transport.request(message, wait=wait, receipt=receipt)
         answer = parse_envelope(raw)
         if answer.is_fault:  # Windows sends faults with HTTP 500; tolerate a 200 too
             raise fault_to_error(parse_fault(answer), host=self.host)

@@ -21,7 +21,7 @@ def map_connect_error(exc: BaseException, host: str, *, waited_s: float) -> erro
     if isinstance(exc, errors.PsfleetError):
         return exc
     if isinstance(exc, TimeoutError):
-        return errors.ConnectFailed(f"connect timed out after {waited_s:g}s", host=host)
+        return errors.ConnectError(f"connect timed out after {waited_s:g}s", host=host)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return errors.TLSError(
             f"certificate verification failed: {exc.verify_message or _reason(exc)}", host=host
@@ -29,9 +29,9 @@ def map_connect_error(exc: BaseException, host: str, *, waited_s: float) -> erro
     if isinstance(exc, ssl.SSLError):
         return errors.TLSError(f"TLS handshake failed: {_reason(exc)}", host=host)
     if isinstance(exc, socket.gaierror):
-        return errors.ConnectFailed(f"DNS lookup failed: {_reason(exc)}", host=host)
+        return errors.ConnectError(f"DNS lookup failed: {_reason(exc)}", host=host)
     if isinstance(exc, OSError):
-        return errors.ConnectFailed(f"cannot connect: {_reason(exc)}", host=host)
+        return errors.ConnectError(f"cannot connect: {_reason(exc)}", host=host)
     return errors.ProtocolError(f"unexpected connect failure: {type(exc).__name__}", host=host)
 
 

@@ -23,6 +23,7 @@ from psfleet.transport.options import (
     Wait,
     check_auth_allowed,
 )
+from psfleet.transport.receipt import Receipt
 
 
 class HostTransport:
@@ -62,8 +63,13 @@ class HostTransport:
     def host(self) -> str:
         return self.endpoint.host
 
-    async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
-        """Send one SOAP message, return the answer; waiting for a free channel is bounded too."""
+    async def request(
+        self, message: bytes, *, wait: Wait = Wait.REQUEST, receipt: Receipt | None = None
+    ) -> bytes:
+        """Send one SOAP message, return the answer; waiting for a free channel is bounded too.
+
+        `receipt.sent` tells, when it fails, whether the host may have acted on the message.
+        """
         limit = self.timeouts.seconds(wait)
         if self._slots.value > 0:
             self._slots.acquire_nowait()  # the common case: no cancel scope to pay for
@@ -75,7 +81,7 @@ class HostTransport:
         try:
             channel = self._idle.pop() if self._idle else self._open_channel()
             try:
-                return await channel.request(message, wait=wait)
+                return await channel.request(message, wait=wait, receipt=receipt)
             finally:
                 self._idle.append(channel)
         finally:
