@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 _HEAD_END = b"\r\n\r\n"
-_GARBAGE_XML = (
-    b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><rsp:Shell '
-)
+_GARBAGE_XML = b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><rsp:Shell '
 
 
 class Mutation(enum.StrEnum):

@@ -2,9 +2,10 @@
 
 Hosts stall at different moments: a TLS handshake that never finishes, a first auth leg
 never answered (blackhole), every answer late by 1 s (slow: the deadline falls while
-the Create is out), by 600 ms or 250 ms (during the pool's open, the Command), or a
-pipeline that runs too long, its host healthy (secure01 too, over HTTPS). Cleanup after the deadline is bounded, and a shell it could
-not delete is named in the summary, never left open silently.
+the Create is out), by 600 ms or 250 ms (during the pool's open, the Command), or
+a pipeline that runs too long, its host healthy (secure01 too, over HTTPS). Cleanup
+after the deadline is bounded, and a shell it could not delete is named in the
+summary, never left open silently.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.anyio
 
 HOST_TIMEOUT = 1.5
 SCRIPT = "Start-Sleep -Seconds 20; 'late'"
-FAULTS = (
-    "blackhole:node05,node06,delay:node07@250ms,delay:node08@600ms,slow:node09,drop:node10"
-)
+FAULTS = "blackhole:node05,node06,delay:node07@250ms,delay:node08@600ms,slow:node09,drop:node10"
 # Hosts whose cleanup fits its budget with room to spare: their shells must be gone.
 CLEAN_AFTERWARDS = {"node01", "node02", "node03", "node04", "node07", "node10"}
 

@@ -15,7 +15,7 @@ import psfleet
 from psfleet.events import Event, HostDone, HostStatus, RunSummary
 from psfleet.simfleet import SimFleet
 from psfleet.targets.model import Target
-from psfleet.testing.corrupting_proxy import Corruption, CorruptingProxy, Mutation
+from psfleet.testing.corrupting_proxy import CorruptingProxy, Corruption, Mutation
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +57,8 @@ def plan(addresses: list[str], answers_per_host: int) -> dict[str, Corruption]:
         if kind is Mutation.BAD_BASE64:
             plans[address] = Corruption(kind, 1)
         else:
-            plans[address] = Corruption(kind, 2 + (number // len(Mutation)) % (answers_per_host - 1))
+            answer = 2 + (number // len(Mutation)) % (answers_per_host - 1)
+            plans[address] = Corruption(kind, answer)
     return plans
 
 
