@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -78,10 +79,8 @@ class CorruptingProxy:
     async def __aenter__(self) -> CorruptingProxy:
         try:
             for address, route in self._routes.items():
-                server = await asyncio.start_server(
-                    lambda r, w, route=route: self._serve(route, r, w), address, self.port
-                )
-                self._servers.append(server)
+                serve = functools.partial(self._serve, route)
+                self._servers.append(await asyncio.start_server(serve, address, self.port))
         except BaseException:
             await self.aclose()
             raise
