@@ -101,8 +101,8 @@ class WSManShell:
                 receipt=receipt,
             )
             self.shell_id = shell.parse_create_response(answer.body)
-        except WSManFault:
-            raise  # the host answered that it created nothing
+        except (WSManFault, AuthError):
+            raise  # the host answered: it created nothing (a refused login reads no body)
         except BaseException:
             # Lost, garbled or abandoned after the Create went out: a shell may exist.
             self.may_exist = receipt.sent
