@@ -70,7 +70,12 @@ class OperationTimeout(PsfleetError):
 
 
 class ProtocolError(PsfleetError):
-    """The peer sent something that is not valid WSMan/PSRP (malformed XML, unexpected message)."""
+    """The peer sent something that is not valid WSMan/PSRP (malformed XML, unexpected message).
+
+    Garbage is not a script failure: the host ends `protocol_error`, not `failed`.
+    """
+
+    status = HostStatus.PROTOCOL_ERROR
 
 
 class HTTPStatusError(PsfleetError):

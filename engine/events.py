@@ -21,6 +21,7 @@ class HostStatus(enum.StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     DOUBLE_HOP_DENIED = "double_hop_denied"
+    PROTOCOL_ERROR = "protocol_error"  # the host's answers could not be understood
 
 
 class Stream(enum.StrEnum):
@@ -73,10 +74,15 @@ class HostDone:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
+    """The last event of a run. New fields take a default, so sinks and callers keep working."""
+
     counts: dict[HostStatus, int]
     wall_s: float
     slowest: tuple[tuple[str, float], ...] = field(default=())
     interrupted: bool = False
+    # Hosts where a shell was (or may have been) created and its Delete was not confirmed:
+    # it lingers until the host's idle timeout and counts against MaxShellsPerUser.
+    shells_possibly_open: tuple[str, ...] = field(default=())
 
 
 Event = HostStarted | RecordEvent | HostRetry | HostDone | RunSummary

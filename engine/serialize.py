@@ -77,14 +77,23 @@ def event_to_json(event: Event) -> dict[str, JsonValue]:
             "delay_s": event.delay_s,
         }
     if isinstance(event, RunSummary):
-        return {
-            "event": "summary",
-            "counts": {str(status): count for status, count in event.counts.items()},
-            "wall_s": event.wall_s,
-            "interrupted": event.interrupted,
-            "slowest": [{"host": host, "duration_s": secs} for host, secs in event.slowest],
-        }
+        return summary_to_json(event)
     raise TypeError(f"not a psfleet event: {type(event).__name__}")
+
+
+def summary_to_json(summary: RunSummary) -> dict[str, JsonValue]:
+    """The run summary; a field added to RunSummary appears here by its name, as JSON."""
+    shaped: dict[str, JsonValue] = {
+        "event": "summary",
+        "counts": {str(status): count for status, count in summary.counts.items()},
+        "wall_s": summary.wall_s,
+        "interrupted": summary.interrupted,
+        "slowest": [{"host": host, "duration_s": secs} for host, secs in summary.slowest],
+    }
+    for item in dataclasses.fields(summary):
+        if item.name not in shaped:
+            shaped[item.name] = to_jsonable(getattr(summary, item.name))
+    return shaped
 
 
 def host_result(done: HostDone) -> dict[str, JsonValue]:

@@ -14,6 +14,7 @@ from psfleet.client import ClientOptions
 from psfleet.session.pool import RunspacePool
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import Endpoint, Wait
+from psfleet.transport.receipt import Receipt
 
 
 @dataclass(slots=True)
@@ -39,10 +40,12 @@ class TimedTransport(HostTransport):
         )
         self.log = RequestLog()
 
-    async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
+    async def request(
+        self, message: bytes, *, wait: Wait = Wait.REQUEST, receipt: Receipt | None = None
+    ) -> bytes:
         started = time.perf_counter()
         try:
-            return await super().request(message, wait=wait)
+            return await super().request(message, wait=wait, receipt=receipt)
         finally:
             self.log.durations_s.append(time.perf_counter() - started)
 

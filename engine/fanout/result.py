@@ -39,6 +39,8 @@ class FleetResult:
     hosts: dict[str, HostResult]
     wall_s: float = 0.0
     interrupted: bool = False
+    # Hosts where a shell may still be open: its Delete could not be confirmed.
+    shells_possibly_open: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[HostStatus, int]:

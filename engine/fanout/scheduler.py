@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -37,11 +38,27 @@ from psfleet.fanout.options import RunOptions
 from psfleet.fanout.outcome import AttemptFailed, Classified, classify, should_retry
 from psfleet.fanout.pools import FreshPools, PoolSource
 from psfleet.fanout.result import FleetResult, HostResult
+from psfleet.session.shell_ledger import ShellLedger, recording
 from psfleet.targets.model import Target
 
 log = structlog.get_logger("psfleet.run")
 
 _SLOWEST = 5
+# How long after its deadline a host still busy cleaning up is reported `timeout` anyway:
+# half of the promised second, the other half for a loaded event loop.
+HOST_DONE_GRACE_S = 0.5
+
+
+@dataclass(slots=True)
+class _HostClock:
+    """When a host started and how many attempts it made, shared with its deadline watch."""
+
+    started: float = field(default_factory=time.monotonic)
+    attempts: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
 
 class Scheduler:
@@ -81,8 +98,9 @@ class Scheduler:
         started = time.monotonic()
         if self.options.run_timeout is not None:
             self._deadline = anyio.current_time() + self.options.run_timeout
+        ledger = ShellLedger()
         try:
-            with self._interrupt, anyio.move_on_after(self.options.run_timeout):
+            with recording(ledger), self._interrupt, anyio.move_on_after(self.options.run_timeout):
                 async with anyio.create_task_group() as group:
                     for target in self.targets:
                         await self._slots.acquire()
@@ -94,6 +112,7 @@ class Scheduler:
                     if target.name not in self._done:
                         await self._finish(target.name, self._stopped_status(), 0.0, 0, None)
                 self.result.wall_s = time.monotonic() - started
+                self.result.shells_possibly_open = list(ledger.hosts)
                 await self._emit(self._summary())
         return self.result
 
@@ -103,15 +122,49 @@ class Scheduler:
         return HostStatus.CANCELLED
 
     async def _host(self, target: Target) -> None:
-        started = time.monotonic()
-        attempts = 0
+        try:
+            limit = self.options.host_timeout
+            if limit is None:
+                await self._attempts(target, _HostClock(), limit)
+            else:
+                await self._within_deadline(target, limit)
+        finally:
+            self._slots.release()
+
+    async def _within_deadline(self, target: Target, limit: float) -> None:
+        """The host's HostDone comes within `limit` + grace, even while its cleanup goes on.
+
+        At the deadline the attempt is cancelled and its cleanup (stop the pipeline, Delete
+        the shell, close connections) runs shielded, bounded by the close timeout. The
+        user's deadline is for the work: the cleanup is not taken out of it, and the host
+        is not reported late for it either. The run still waits for every cleanup before
+        its summary, which names any shell whose Delete was not confirmed.
+        """
+        clock = _HostClock()
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._overdue, target, clock, limit)
+            await self._attempts(target, clock, limit)
+            group.cancel_scope.cancel()
+
+    async def _overdue(self, target: Target, clock: _HostClock, limit: float) -> None:
+        await anyio.sleep(limit + HOST_DONE_GRACE_S)
+        with anyio.CancelScope(shield=True):
+            await self._finish(
+                target.name,
+                HostStatus.TIMEOUT,
+                clock.elapsed,
+                clock.attempts,
+                classify_timeout(limit),
+            )
+
+    async def _attempts(self, target: Target, clock: _HostClock, limit: float | None) -> None:
         status, failure = HostStatus.CANCELLED, None
         try:
             await self._emit(HostStarted(target.name, 1))
-            with anyio.fail_after(self.options.host_timeout):
+            with anyio.fail_after(limit):
                 async for attempt in self._retrying(target):
                     with attempt:
-                        attempts += 1
+                        clock.attempts += 1
                         outcome = await attempt_host(
                             target, self.commands, self.args, self.options, self._emit, self._pools
                         )
@@ -121,7 +174,7 @@ class Scheduler:
             status, failure = classified.status, classified
         except TimeoutError:
             status = HostStatus.TIMEOUT
-            failure = classify_timeout(self.options.host_timeout)
+            failure = classify_timeout(limit)
         except anyio.get_cancelled_exc_class():
             status = self._stopped_status()
             raise
@@ -131,10 +184,7 @@ class Scheduler:
             status = failure.status
         finally:
             with anyio.CancelScope(shield=True):
-                await self._finish(
-                    target.name, status, time.monotonic() - started, attempts, failure
-                )
-            self._slots.release()
+                await self._finish(target.name, status, clock.elapsed, clock.attempts, failure)
 
     def _retrying(self, target: Target) -> AsyncRetrying:
         async def announce(state: RetryCallState) -> None:
@@ -198,6 +248,7 @@ class Scheduler:
             round(self.result.wall_s, 6),
             tuple(slowest),
             self.result.interrupted,
+            tuple(self.result.shells_possibly_open),
         )
 
 

@@ -2,7 +2,9 @@
 
 Opening is Create (SessionCapability and InitRunspacePool ride in creationXml) and
 Receives until the host says Opened; closing is Delete, always, shielded from
-cancellation and bounded by a timeout. Up to `max_runspaces` pipelines run at once.
+cancellation and bounded by a timeout, even when the answer to Create never came
+(psfleet chooses the ShellId, so it can still address the shell). Up to
+`max_runspaces` pipelines run at once.
 """
 
 from __future__ import annotations
@@ -13,22 +15,20 @@ from typing import Any
 
 import anyio
 import psrpcore
-import structlog
 from psrpcore.types import RunspacePoolState
 
-from psfleet.errors import PsfleetError, RemoteScriptError
+from psfleet.errors import RemoteScriptError
 from psfleet.session import clixml, psrp
 from psfleet.session.decode import member, state_of
 from psfleet.session.pipeline import Pipeline, PoolLink
 from psfleet.session.pool_stream import poll_pool_messages
 from psfleet.session.psrp import MessageType
 from psfleet.session.records import CmdResult, PipelineResult
+from psfleet.session.shell_ledger import report_possibly_open
 from psfleet.session.winrs import run_cmd
 from psfleet.session.wsman import WSManShell
 from psfleet.transport.host import HostTransport
 from psfleet.wsman import names
-
-log = structlog.get_logger(__name__)
 
 _FAILED_OPEN = (RunspacePoolState.Broken, RunspacePoolState.Closed)
 
@@ -60,6 +60,7 @@ class RunspacePool:
         self._min_runspaces = min_runspaces
         self._max_runspaces = max_runspaces
         self._adapt_envelope = max_envelope_size is None
+        self._closed = False
         self.shell = WSManShell(
             transport,
             resource_uri(configuration),
@@ -158,13 +159,22 @@ class RunspacePool:
         return await run_cmd(self.transport, command, args)
 
     async def aclose(self) -> None:
-        """Delete the pool on the host; shielded, bounded, never raises for a failed Delete."""
+        """Delete the pool on the host and close its connections; shielded, never raises.
+
+        The Delete gets the close timeout in all (fresh connections and one retry included);
+        a shell it cannot confirm deleted is reported to the run's shell ledger.
+        """
+        if self._closed:
+            return
+        self._closed = True
         with anyio.CancelScope(shield=True):
+            gone = False
             try:
-                if self.shell.shell_id is not None:
-                    await self.shell.delete()
-                    self.state = RunspacePoolState.Closed
-            except PsfleetError as exc:
-                log.warning("runspace pool delete failed", host=self.host, error=repr(exc))
+                with anyio.move_on_after(self.transport.timeouts.close):
+                    gone = await self.shell.dispose()
             finally:
+                if gone:
+                    self.state = RunspacePoolState.Closed
+                else:
+                    report_possibly_open(self.host, psrp.shell_id_of(self.id))
                 await self.transport.aclose()

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from psfleet.errors import ProtocolError, WSManFault
+import structlog
+
+from psfleet.errors import (
+    AuthError,
+    ProtocolError,
+    PsfleetError,
+    ShellNotFound,
+    UsageError,
+    WSManFault,
+)
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import Wait
+from psfleet.transport.receipt import Receipt
 from psfleet.wsman import (
     Envelope,
     fault_to_error,
@@ -22,6 +32,8 @@ from psfleet.wsman import (
 )
 from psfleet.wsman.envelope import RequestTemplate, request_template
 from psfleet.wsman.faults import FaultCode
+
+log = structlog.get_logger(__name__)
 
 _MAX_TEMPLATES = 16  # a shell uses six actions; more keys would mean an unusual caller
 _KEEPALIVE_OPTION = {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"}
@@ -50,7 +62,10 @@ class WSManShell:
         # default to 500 KB, but a configured 150 KB limit is common), so requests stay
         # within the size every Windows accepts unless the caller pinned a size.
         self.send_envelope_size = max_envelope_size
-        self.shell_id: str | None = None
+        self.shell_id: str | None = None  # as the host's answer to Create gave it
+        # Create went out, answered or not: the host may hold a shell until it is deleted.
+        self.may_exist = False
+        self._requested_id: str | None = None  # the ShellId we asked for, if we chose one
         self._to = transport.endpoint.url
         self._timeouts = transport.timeouts
         self._templates: dict[tuple[object, ...], RequestTemplate] = {}
@@ -75,10 +90,24 @@ class WSManShell:
             shell_id=shell_id,
             creation_xml=creation_xml,
         )
-        answer = await self._call(
-            names.ACTION_CREATE, body, options=options, must_comply=must_comply
-        )
-        self.shell_id = shell.parse_create_response(answer.body)
+        self._requested_id = shell_id
+        receipt = Receipt()
+        try:
+            answer = await self._call(
+                names.ACTION_CREATE,
+                body,
+                options=options,
+                must_comply=must_comply,
+                receipt=receipt,
+            )
+            self.shell_id = shell.parse_create_response(answer.body)
+        except (WSManFault, AuthError):
+            raise  # the host answered: it created nothing (a refused login reads no body)
+        except BaseException:
+            # Lost, garbled or abandoned after the Create went out: a shell may exist.
+            self.may_exist = receipt.sent
+            raise
+        self.may_exist = True
         return self.shell_id
 
     async def command(
@@ -111,8 +140,41 @@ class WSManShell:
         await self._call(names.ACTION_SIGNAL, shell.build_signal(command_id, code))
 
     async def delete(self) -> None:
+        if self.shell_id is None:
+            # The answer to Create was lost or garbled: address the shell by the id we chose.
+            self.shell_id = self._requested_id
+        if self.shell_id is None:
+            raise UsageError("no shell to delete: its id is unknown", host=self.host)
         await self._call(names.ACTION_DELETE, "", wait=Wait.CLOSE)
         self.shell_id = None
+        self.may_exist = False
+
+    async def dispose(self) -> bool:
+        """Delete the shell if the host may hold one; True once it is sure to be gone.
+
+        After a broken connection, a garbled answer or a timeout the Delete is tried once
+        more, on fresh connections. A host that knows no such shell has none: gone. The
+        caller bounds the time (the close timeout).
+        """
+        if not self.may_exist:
+            return True
+        if self.shell_id is None and self._requested_id is None:
+            return False  # the host chose the id and its answer never arrived
+        for attempt in (1, 2):
+            try:
+                await self.delete()
+                return True
+            except ShellNotFound:
+                self.may_exist = False
+                return True
+            except (WSManFault, AuthError, UsageError) as exc:
+                log.warning("shell delete refused", host=self.host, error=repr(exc))
+                return False  # retrying would only repeat it (or count a bad password again)
+            except PsfleetError as exc:
+                log.warning("shell delete failed", host=self.host, attempt=attempt, error=repr(exc))
+                if attempt == 1:
+                    await self.transport.drop_idle_connections()
+        return False
 
     def _template(
         self, action: str, options: Mapping[str, str] | None, must_comply: bool
@@ -143,9 +205,10 @@ class WSManShell:
         options: Mapping[str, str] | None = None,
         must_comply: bool = False,
         wait: Wait = Wait.REQUEST,
+        receipt: Receipt | None = None,
     ) -> Envelope:
         message, message_id = self._template(action, options, must_comply).build(body)
-        raw = await self.transport.request(message, wait=wait)
+        raw = await self.transport.request(message, wait=wait, receipt=receipt)
         answer = parse_envelope(raw)
         if answer.is_fault:  # Windows sends faults with HTTP 500; tolerate a 200 too
             raise fault_to_error(parse_fault(answer), host=self.host)

@@ -24,6 +24,7 @@ from psfleet.transport.connection import HTTPAnswer, HTTPConnection
 from psfleet.transport.credentials import AUTH_FAILED_REMEDY, CredentialBroker, Presentation
 from psfleet.transport.failures import status_error
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
+from psfleet.transport.receipt import Receipt
 from psfleet.transport.tls import ssl_context
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
@@ -56,13 +57,20 @@ class Channel:
         self._timeout = timeouts.request
         self._context: SecurityContext | None = None
         self._eager = True  # send the message with the last handshake leg
+        self._receipt: Receipt | None = None
 
     def __repr__(self) -> str:
         return f"Channel({self._url!r}, auth={self._auth.method.value!r})"
 
-    async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
-        """Post one SOAP message and return the SOAP answer; errors are psfleet errors."""
+    async def request(
+        self, message: bytes, *, wait: Wait = Wait.REQUEST, receipt: Receipt | None = None
+    ) -> bytes:
+        """Post one SOAP message and return the SOAP answer; errors are psfleet errors.
+
+        `receipt.sent` is set when the message itself goes out (not a bodiless auth leg).
+        """
         self._timeout = self._timeouts.seconds(wait)
+        self._receipt = receipt
         if self._context is not None and not self._connection.is_open():
             self._context = None  # closed or idle too long: authenticate a new connection
         try:
@@ -219,6 +227,8 @@ class Channel:
     async def _post(
         self, body: bytes, content_type: str | None, authorization: str | None
     ) -> HTTPAnswer:
+        if body and self._receipt is not None:
+            self._receipt.sent = True
         return await self._connection.post(
             body, timeout=self._timeout, content_type=content_type, authorization=authorization
         )

@@ -23,6 +23,7 @@ from psfleet.transport.options import (
     Wait,
     check_auth_allowed,
 )
+from psfleet.transport.receipt import Receipt
 
 
 class HostTransport:
@@ -62,8 +63,13 @@ class HostTransport:
     def host(self) -> str:
         return self.endpoint.host
 
-    async def request(self, message: bytes, *, wait: Wait = Wait.REQUEST) -> bytes:
-        """Send one SOAP message, return the answer; waiting for a free channel is bounded too."""
+    async def request(
+        self, message: bytes, *, wait: Wait = Wait.REQUEST, receipt: Receipt | None = None
+    ) -> bytes:
+        """Send one SOAP message, return the answer; waiting for a free channel is bounded too.
+
+        `receipt.sent` tells, when it fails, whether the host may have acted on the message.
+        """
         limit = self.timeouts.seconds(wait)
         if self._slots.value > 0:
             self._slots.acquire_nowait()  # the common case: no cancel scope to pay for
@@ -75,7 +81,7 @@ class HostTransport:
         try:
             channel = self._idle.pop() if self._idle else self._open_channel()
             try:
-                return await channel.request(message, wait=wait)
+                return await channel.request(message, wait=wait, receipt=receipt)
             finally:
                 self._idle.append(channel)
         finally:
@@ -87,6 +93,17 @@ class HostTransport:
         channel = Channel(self.endpoint, self._auth, self._tls, self.timeouts)
         self._channels.append(channel)
         return channel
+
+    async def drop_idle_connections(self) -> None:
+        """Close the idle connections: the next request authenticates a fresh one.
+
+        For a last request (a cleanup Delete) after a failure left a connection in doubt.
+        """
+        idle, self._idle = self._idle, []
+        self._channels = [channel for channel in self._channels if channel not in idle]
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeouts.close):
+            for channel in idle:
+                await channel.aclose()
 
     async def aclose(self) -> None:
         """Close every connection; safe to call twice and from a cancelled task."""

@@ -21,6 +21,7 @@ STATUS_STYLES = {
     HostStatus.TIMEOUT: "yellow",
     HostStatus.CANCELLED: "dim",
     HostStatus.DOUBLE_HOP_DENIED: "magenta",
+    HostStatus.PROTOCOL_ERROR: "red",
 }
 
 
@@ -30,6 +31,8 @@ def summary_group(summary: RunSummary, failures: Sequence[HostDone]) -> Group:
         parts.append(_slowest(summary))
     if failures:
         parts.append(_failures(failures))
+    if summary.shells_possibly_open:
+        parts.append(_shells_possibly_open(summary.shells_possibly_open))
     return Group(*parts)
 
 
@@ -86,6 +89,16 @@ def _failures(failures: Sequence[HostDone]) -> Table:
             row.append(_cell(done.remedy or ""))
         table.add_row(*row, style=STATUS_STYLES.get(done.status, ""))
     return table
+
+
+def _shells_possibly_open(hosts: Sequence[str]) -> Text:
+    names = ", ".join(_cell(host) for host in hosts)
+    return Text(
+        f"Shells possibly left open on {len(hosts)} host{'s' if len(hosts) != 1 else ''}: "
+        f"{names} (their Delete was not confirmed; each counts against MaxShellsPerUser "
+        "until the host's idle timeout)",
+        style="yellow",
+    )
 
 
 def _cell(text: str) -> str:

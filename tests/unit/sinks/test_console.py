@@ -95,3 +95,24 @@ async def test_multi_line_output_prefixes_every_line() -> None:
     console, out = plain_console()
     await ConsoleSink(console).handle(RecordEvent("node01", Stream.OUTPUT, "a\r\nb\r\n"))
     assert out.getvalue().splitlines() == ["[node01] a", "[node01] b"]
+
+
+async def test_the_summary_names_hosts_where_a_shell_may_still_be_open() -> None:
+    console, out = plain_console()
+    sink = ConsoleSink(console, quiet=True)
+    await sink.handle(
+        HostDone("node07", HostStatus.PROTOCOL_ERROR, 1.0, 1, "ProtocolError", "malformed XML")
+    )
+    await sink.handle(
+        RunSummary({HostStatus.PROTOCOL_ERROR: 1}, 1.0, shells_possibly_open=("node07",))
+    )
+    text = " ".join(out.getvalue().split())
+    assert "protocol_error │ 1" in text
+    assert "ProtocolError: malformed XML" in text
+    assert "Shells possibly left open on 1 host: node07" in text
+
+
+async def test_no_word_on_open_shells_when_every_shell_was_deleted() -> None:
+    console, out = plain_console()
+    await ConsoleSink(console, quiet=True).handle(RunSummary({HostStatus.OK: 2}, 1.0))
+    assert "possibly left open" not in out.getvalue()

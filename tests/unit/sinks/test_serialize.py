@@ -220,7 +220,12 @@ def test_every_event_kind_has_its_schema() -> None:
         HostDone(
             "node02", HostStatus.DOUBLE_HOP_DENIED, 2.0, 1, "DoubleHopDenied", "denied", "fix"
         ),
-        RunSummary({s: 0 for s in HostStatus} | {HostStatus.OK: 1}, 3.5, (("node02", 2.0),)),
+        RunSummary(
+            {s: 0 for s in HostStatus} | {HostStatus.OK: 1},
+            3.5,
+            (("node02", 2.0),),
+            shells_possibly_open=("node07",),
+        ),
     ]
     encoded = [json.loads(dumps(event_to_json(event))) for event in events]
     assert [e["event"] for e in encoded] == [
@@ -264,6 +269,9 @@ def test_every_event_kind_has_its_schema() -> None:
         "wall_s": float,
         "interrupted": bool,
         "slowest": list,
+        "shells_possibly_open": list,
     }
     assert set(summary["counts"]) == {s.value for s in HostStatus}
+    assert "protocol_error" in summary["counts"]
     assert summary["slowest"] == [{"host": "node02", "duration_s": 2.0}]
+    assert summary["shells_possibly_open"] == ["node07"]
