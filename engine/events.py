@@ -83,6 +83,9 @@ class RunSummary:
     # Hosts where a shell was (or may have been) created and its Delete was not confirmed:
     # it lingers until the host's idle timeout and counts against MaxShellsPerUser.
     shells_possibly_open: tuple[str, ...] = field(default=())
+    # Hosts the lockout guard did not present a rejected credential to (auth_failed,
+    # error type CredentialWithheld): bad-password attempts the account was spared.
+    spared_by_lockout_guard: int = 0
 
 
 Event = HostStarted | RecordEvent | HostRetry | HostDone | RunSummary

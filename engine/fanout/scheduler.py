@@ -40,8 +40,10 @@ from psfleet.fanout.pools import FreshPools, PoolSource
 from psfleet.fanout.result import FleetResult, HostResult
 from psfleet.session.shell_ledger import ShellLedger, recording
 from psfleet.targets.model import Target
+from psfleet.transport.credentials import CredentialWithheld
 
 log = structlog.get_logger("psfleet.run")
+WITHHELD = CredentialWithheld.__name__
 
 _SLOWEST = 5
 # How long after its deadline a host still busy cleaning up is reported `timeout` anyway:
@@ -249,6 +251,7 @@ class Scheduler:
             tuple(slowest),
             self.result.interrupted,
             tuple(self.result.shells_possibly_open),
+            sum(h.error_type == WITHHELD for h in self.result.hosts.values()),
         )
 
 

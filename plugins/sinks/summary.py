@@ -11,6 +11,7 @@ from rich.text import Text
 from psfleet.events import HostDone, HostStatus, RunSummary
 from psfleet.plugins.sinks.render import clean
 
+WITHHELD = "CredentialWithheld"  # the lockout guard's error type (psfleet.transport.credentials)
 MAX_FAILURE_ROWS = 50  # beyond this the table stops helping; --json and --output-dir have all
 
 STATUS_STYLES = {
@@ -29,8 +30,12 @@ def summary_group(summary: RunSummary, failures: Sequence[HostDone]) -> Group:
     parts: list[Table | Text] = [_headline(summary), _counts(summary)]
     if summary.slowest:
         parts.append(_slowest(summary))
-    if failures:
-        parts.append(_failures(failures))
+    # Hosts the lockout guard spared share one reason and remedy: one line, not N rows.
+    tried = [done for done in failures if done.error_type != WITHHELD]
+    if tried:
+        parts.append(_failures(tried))
+    if summary.spared_by_lockout_guard:
+        parts.append(_spared(summary.spared_by_lockout_guard, failures))
     if summary.shells_possibly_open:
         parts.append(_shells_possibly_open(summary.shells_possibly_open))
     return Group(*parts)
@@ -89,6 +94,17 @@ def _failures(failures: Sequence[HostDone]) -> Table:
             row.append(_cell(done.remedy or ""))
         table.add_row(*row, style=STATUS_STYLES.get(done.status, ""))
     return table
+
+
+def _spared(count: int, failures: Sequence[HostDone]) -> Text:
+    reason = next((done.error_message for done in failures if done.error_type == WITHHELD), None)
+    plural = "s" if count != 1 else ""
+    return Text(
+        f"{count} host{plural} not tried with the credential: {reason or 'lockout guard'} "
+        "(a domain would count each try as a bad password; --max-auth-failures sets how many "
+        "hosts may reject it first)",
+        style="red",
+    )
 
 
 def _shells_possibly_open(hosts: Sequence[str]) -> Text:

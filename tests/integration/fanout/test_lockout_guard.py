@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import psfleet
-from psfleet.events import HostDone, HostStatus
+from psfleet.events import HostDone, HostStatus, RunSummary
 
 pytestmark = pytest.mark.anyio
 WRONG = ("LAB\\admin", "not-the-password")
@@ -17,10 +17,13 @@ WRONG = ("LAB\\admin", "not-the-password")
 class Recorder:
     def __init__(self) -> None:
         self.done: list[HostDone] = []
+        self.summary: RunSummary | None = None
 
     async def handle(self, event: object) -> None:
         if isinstance(event, HostDone):
             self.done.append(event)
+        if isinstance(event, RunSummary):
+            self.summary = event
 
 
 @pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
@@ -72,3 +75,4 @@ async def test_until_accepted_one_handshake_presents_the_credential_at_a_time(
     )
     assert fleet.stats()["auth_failures"] == 3
     assert len(recorder.done) == 32
+    assert recorder.summary is not None and recorder.summary.spared_by_lockout_guard == 29
