@@ -270,6 +270,7 @@ def test_every_event_kind_has_its_schema() -> None:
         "interrupted": bool,
         "slowest": list,
         "shells_possibly_open": list,
+        "spared_by_lockout_guard": int,
     }
     assert set(summary["counts"]) == {s.value for s in HostStatus}
     assert "protocol_error" in summary["counts"]
