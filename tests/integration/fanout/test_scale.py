@@ -6,7 +6,7 @@ import json
 import resource
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ import pytest
 
 import psfleet
 from psfleet.events import HostStatus
+from psfleet.loopwatch import LoopWatchdog
+from psfleet.testing.loopguard import no_loop_stall
 from psfleet.testing.ports import free_port
 from psfleet.testing.sim_process import sim_process
 from psfleet.transport.options import Timeouts
@@ -27,6 +29,14 @@ FIRST_ADDRESS = "127.6.0.1"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+async def loop_watchdog(big_fleet: tuple[Path, int]) -> AsyncIterator[LoopWatchdog]:
+    """The watch starts once the fleet is up: its start is a synchronous subprocess wait
+    on the loop's thread, a fixture's stall and not psfleet's."""
+    async with no_loop_stall() as watchdog:
+        yield watchdog
 
 
 @pytest.fixture
