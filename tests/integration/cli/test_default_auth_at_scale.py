@@ -93,3 +93,14 @@ def test_200_hosts_with_faults_with_the_default_auth_end_as_with_ntlm(faulty: Pa
     assert counts["ok"] >= 170 and counts["timeout"] <= 12
     assert max(durations(events)) <= TIMEOUT_S + 1
     assert summary(events)["wall_s"] <= 1.2 * summary(with_ntlm)["wall_s"]
+
+
+def test_the_fallback_to_ntlm_is_logged_once_per_run_with_its_reason(
+    healthy: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "run.log.jsonl"
+    run(healthy, "--log-json", str(log))
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    fallback = [e for e in entries if "negotiate uses NTLM" in e["event"]]
+    assert len(fallback) == 1
+    assert fallback[0]["principal"] == "admin@LAB" and "LAB" in fallback[0]["reason"]
