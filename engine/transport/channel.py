@@ -134,10 +134,14 @@ class Channel:
         """Authenticate the connection, then send `message` (with the last leg if it can)."""
         self._context = None
         gate = self._broker.gate(self._auth)
+        gate.check_presentable(self._endpoint.host)
+        # Connect first: the first hosts of a run connect while the run's one AS exchange
+        # (gate.plan) is still in flight, instead of after it.
+        await self._connection.open()
         plan = await gate.plan(self._auth, self._endpoint.host)
         bindings = None
         if self._binds_to_tls:
-            await self._connection.open()  # the binding is of the certificate this socket saw
+            # The binding is of the certificate this socket saw.
             certificate = self._connection.peer_certificate()
             bindings = tls_server_end_point(certificate) if certificate else None
         context = await SecurityContext.start(
