@@ -3,6 +3,7 @@
     python -m benchmarks --profile quick                 # make bench: a few minutes
     python -m benchmarks --profile full                  # make bench-full: everything
     python -m benchmarks --profile full --hosts 5000 --tools psfleet --kinds cold
+    python -m benchmarks --profile kerberos --hosts 100  # Kerberos cases, a smoke run
     python -m benchmarks --list                          # the cases, without running
     python -m benchmarks.report benchmarks/results/quick-....json   # plots and docs again
 
@@ -31,6 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--tools", help="only these, e.g. psfleet,pypsrp-256")
     parser.add_argument("--kinds", help="only these workloads: cold,warm,large")
+    parser.add_argument("--auth", help="only these: ntlm,basic-https,kerberos,negotiate,...")
     parser.add_argument("--hosts", help="only these fleet sizes, e.g. 100,1000")
     parser.add_argument("--rtt", help="only these RTTs in ms, e.g. 0,20")
     parser.add_argument("--time-limit", type=float, help="seconds per case (else the profile's)")
@@ -46,7 +48,7 @@ def select(profile: Profile, args: argparse.Namespace) -> Profile:
     def wanted(value: str | None) -> set[str] | None:
         return {part.strip() for part in value.split(",")} if value else None
 
-    tools, kinds = wanted(args.tools), wanted(args.kinds)
+    tools, kinds, auths = wanted(args.tools), wanted(args.kinds), wanted(args.auth)
     hosts, rtts = wanted(args.hosts), wanted(args.rtt)
     if tools:
         for label in tools:
@@ -62,6 +64,7 @@ def select(profile: Profile, args: argparse.Namespace) -> Profile:
         for c in profile.cases
         if (tools is None or c.tool.label in tools)
         and (kinds is None or c.kind in kinds)
+        and (auths is None or c.auth in auths)
         and fleet_wanted(c.fleet)
     ]
     extras = not args.no_extras and (tools is None or "psfleet" in tools)

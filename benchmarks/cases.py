@@ -1,9 +1,11 @@
 """What the harness runs: cases (workload x fleet x tool) and the quick and full profiles.
 
-A case names the simulated fleet it needs (hosts, RTT, TLS), the workload (`cold`:
+A case names the simulated fleet it needs (hosts, RTT, TLS, a KDC), the workload (`cold`:
 connect, authenticate, open, one command, close; `warm`: the same command again on
 pools already open; `large`: a cold host whose command returns many objects) and
 the tool that runs it. Cases that share a fleet run back to back on one simulator.
+Kerberos cases (`kerberos`, `negotiate`) need a fleet whose hosts hold keys of a real
+MIT KDC; `negotiate-no-kdc` is Negotiate where no KDC for the user's realm exists.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Kind = Literal["cold", "warm", "large"]
-Auth = Literal["ntlm", "basic-https"]
+Auth = Literal["ntlm", "basic-https", "kerberos", "negotiate", "negotiate-no-kdc"]
+KDC_AUTHS = ("kerberos", "negotiate")  # need a KDC for the realm and HTTP/<host> keys
 
 SMALL_SCRIPT = "Get-Service WinRM"
 LARGE_OBJECTS = 10_000
@@ -53,6 +56,7 @@ class Fleet:
     hosts: int
     rtt_ms: float
     tls: bool = False
+    kdc: bool = False  # a real MIT KDC for the fleet: hosts accept Kerberos with its keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +141,9 @@ def _grid(
     limit: float,
     auth: Auth = "ntlm",
 ) -> list[Case]:
-    tls = auth == "basic-https"
+    tls, kdc = auth == "basic-https", auth in KDC_AUTHS
     return [
-        Case(kind, Fleet(h, r, tls), t, auth, limit)
+        Case(kind, Fleet(h, r, tls, kdc), t, auth, limit)
         for h, r, t in itertools.product(hosts, rtts, tools)
     ]
 
@@ -149,6 +153,23 @@ def _floor(hosts: int, limit: float) -> list[Case]:
     psfleet = Tool("psfleet")
     fleet = Fleet(hosts, 0.0)
     return [Case(k, fleet, psfleet, "ntlm", limit, throttle=1) for k in ("cold", "warm")]
+
+
+def _kerberos(hosts: list[int], limit: float) -> list[Case]:
+    """Cold at 20 ms with a password credential: Kerberos and Negotiate against a real KDC
+    (psfleet, pypsrp-256), then NTLM and Negotiate without a KDC back to back on one fleet."""
+    with_kdc = _tools("psfleet", "pypsrp-256")
+    psfleet = _tools("psfleet")
+    return [
+        case
+        for h in hosts
+        for case in (
+            *_grid("cold", [h], [20], with_kdc, limit, "kerberos"),
+            *_grid("cold", [h], [20], psfleet, limit, "negotiate"),
+            *_grid("cold", [h], [20], psfleet, limit, "ntlm"),
+            *_grid("cold", [h], [20], psfleet, limit, "negotiate-no-kdc"),
+        )
+    ]
 
 
 def quick() -> Profile:
@@ -177,9 +198,16 @@ def full() -> Profile:
         *_grid("warm", [1000, 5000], [20], by_auth, limit),
         *_grid("large", [50], [20], _tools("psfleet", "pypsrp-32", "pywinrm-32"), 3 * limit),
         *_floor(1000, limit),
+        *_kerberos([1000], limit),
     ]
+    cases = list(dict.fromkeys(cases))  # the Kerberos set repeats cold NTLM at 1000 @ 20 ms
     probes = [Fleet(1000, rtt) for rtt in (0.0, 20.0, 100.0)]
     return Profile("full", cases, probes, Fleet(1000, 0.0), profile_hosts=200)
 
 
-PROFILES = {"quick": quick, "full": full}
+def kerberos() -> Profile:
+    """Issue #11's Kerberos cases alone: 100 hosts (a smoke run: `--hosts 100`) and 1000."""
+    return Profile("kerberos", _kerberos([100, 1000], 120.0), [], None)
+
+
+PROFILES = {"quick": quick, "full": full, "kerberos": kerberos}

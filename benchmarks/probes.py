@@ -41,6 +41,7 @@ def _spec(fleet: Fleet, sim: Simulator, placement: Placement) -> ChildSpec:
         tls=fleet.tls,
         ca_file=sim.ca_file,
         auth="ntlm",
+        user=CREDENTIAL[0],
         script=SMALL_SCRIPT,
         expected_objects=1,
         time_limit_s=_TIMEOUT_S,

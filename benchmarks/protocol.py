@@ -16,6 +16,9 @@ from typing import Any
 
 PREFIX = "BENCH "
 CREDENTIAL = ("LAB\\admin", "psfleet-demo")
+# The password of the accounts the harness adds to its own throwaway KDC (benchmarks/kdc.py).
+KDC_PASSWORD = "Bench-Kerb3ros!"
+_KDC_AUTHS = ("kerberos", "negotiate")  # benchmarks.cases.KDC_AUTHS
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,8 @@ class ChildSpec:
     port: int
     tls: bool
     ca_file: str | None
-    auth: str  # ntlm, basic-https
+    auth: str  # ntlm, basic-https, kerberos, negotiate, negotiate-no-kdc
+    user: str  # CREDENTIAL's, or the case's own principal on the harness's KDC
     script: str
     expected_objects: int
     time_limit_s: float
@@ -42,11 +46,19 @@ class ChildSpec:
     def from_json(cls, text: str) -> ChildSpec:
         return cls(**json.loads(text))
 
+    def credential(self) -> tuple[str, str]:
+        return (self.user, KDC_PASSWORD if self.auth in _KDC_AUTHS else CREDENTIAL[1])
+
     def targets(self) -> list[tuple[str, str]]:
         """(name, address) of every host, named and addressed as `psfleet sim` does."""
-        width = max(2, len(str(self.hosts)))
-        names = [f"node{i:0{width}d}" for i in range(1, self.hosts + 1)]
+        names = host_names(self.hosts)
         return list(zip(names, loopback_addresses(self.base_address, self.hosts), strict=True))
+
+
+def host_names(count: int) -> list[str]:
+    """node01.. or node0001..: `psfleet sim`'s names, which Kerberos SPNs are built from."""
+    width = max(2, len(str(count)))
+    return [f"node{i:0{width}d}" for i in range(1, count + 1)]
 
 
 def loopback_addresses(base: str, count: int) -> list[str]:

@@ -5,6 +5,7 @@ The JSON is rewritten after every case, so an interrupted run keeps what it meas
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import sys
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
-from benchmarks.cases import Case, Profile
+from benchmarks.cases import Case, Fleet, Profile
+from benchmarks.kdc import FleetKdc
 from benchmarks.placement import Placement
 from benchmarks.probes import run_cold_profile, run_probe
+from benchmarks.protocol import host_names
 from benchmarks.simulator import Simulator
 from benchmarks.supervise import run_case
 
@@ -80,7 +83,10 @@ def run_profile(profile: Profile, placement: Placement, out_dir: Path, command: 
             continue
         with tempfile.TemporaryFile("w+") as log:
             try:
-                with Simulator(fleet, log, cpus=placement.server) as sim:
+                with (
+                    _kdc_for(fleet, placement) as kdc,
+                    Simulator(fleet, log, cpus=placement.server, kdc=kdc) as sim,
+                ):
                     for case in cases:
                         done = len(document["cases"]) + 1
                         say(f"[{done}/{total}] {case.name} ...")
@@ -98,13 +104,23 @@ def run_profile(profile: Profile, placement: Placement, out_dir: Path, command: 
                         say(f"profiling the cold path on {profile.profile_hosts} hosts ...")
                         hosts = profile.profile_hosts
                         document["cold_profile"] = run_cold_profile(sim, placement, hosts)
-            except RuntimeError as exc:  # the simulator did not start: say so for its cases
+            # The simulator or the KDC did not start (MitKdcError is a RuntimeError): say so.
+            except RuntimeError as exc:
                 document["cases"].extend(_not_run(case, str(exc)) for case in cases)
         save(path, document)
     document["load_after"] = machine.load()
     document["finished"] = _now()
     save(path, document)
     return path
+
+
+def _kdc_for(
+    fleet: Fleet, placement: Placement
+) -> contextlib.AbstractContextManager[FleetKdc | None]:
+    if not fleet.kdc:
+        return contextlib.nullcontext()
+    say(f"starting a KDC with HTTP/<host> keys for {fleet.hosts} hosts ...")
+    return FleetKdc(host_names(fleet.hosts), cpus=placement.server)
 
 
 def _not_run(case: Case, reason: str) -> dict[str, Any]:

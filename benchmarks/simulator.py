@@ -22,6 +22,7 @@ from typing import IO, Any
 import psutil
 
 from benchmarks.cases import Fleet
+from benchmarks.kdc import FleetKdc, clean_env
 from benchmarks.placement import pinned
 
 BASE_ADDRESS = "127.77.0.1"
@@ -50,12 +51,20 @@ class SimCounters:
 
 
 class Simulator:
-    """`with Simulator(fleet, log, cpus=[1]) as sim:` a running `psfleet sim` for one fleet."""
+    """`with Simulator(fleet, log, cpus=[1]) as sim:` a running `psfleet sim` for one fleet;
+    with `kdc`, its hosts accept Kerberos with that KDC's keys."""
 
     def __init__(
-        self, fleet: Fleet, log: IO[str], *, cpus: list[int] | None, workers: int = 1
+        self,
+        fleet: Fleet,
+        log: IO[str],
+        *,
+        cpus: list[int] | None,
+        workers: int = 1,
+        kdc: FleetKdc | None = None,
     ) -> None:
         self.fleet = fleet
+        self.kdc = kdc
         self.cpus = cpus
         self.workers = workers
         self.port = HTTPS_PORT if fleet.tls else HTTP_PORT
@@ -92,11 +101,16 @@ class Simulator:
         ]
         if self.fleet.tls:
             command.append("--tls")
+        if self.kdc is not None:
+            command += ["--keytab", str(self.kdc.keytab)]
         return pinned(command, self.cpus)
+
+    def env(self) -> dict[str, str]:
+        return clean_env() | (self.kdc.server_env() if self.kdc is not None else {})
 
     def __enter__(self) -> Simulator:
         self._process = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stderr=self._log, text=True
+            self.command(), stdout=subprocess.PIPE, stderr=self._log, text=True, env=self.env()
         )
         assert self._process.stdout is not None
         line = _read_line(self._process, self._log, _START_TIMEOUT_S)

@@ -4,7 +4,9 @@ While the child runs, its open files and RSS are sampled (peaks); at its `start`
 `end` marks the simulator's CPU and request counters, the machine's busy time and
 the load average are snapshotted, so server CPU, round trips per host and the CPU
 other processes took all cover exactly the measured section. A child that
-outlives its hard limit is killed, and that is the result.
+outlives its hard limit is killed, and that is the result. Kerberos cases run as a
+principal of their own on the fleet's KDC, whose log then counts their AS and TGS
+requests.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import IO, Any
 
 import psutil
 
-from benchmarks.cases import Case
+from benchmarks.cases import KDC_AUTHS, Case
+from benchmarks.kdc import KdcRequests, clean_env
 from benchmarks.placement import Placement
-from benchmarks.protocol import ChildSpec, parse
+from benchmarks.protocol import CREDENTIAL, ChildSpec, parse
 from benchmarks.simulator import BASE_ADDRESS, SimCounters, Simulator
 from benchmarks.tools.outcome import NOT_FINISHED, NOT_STARTED
 
@@ -43,10 +46,11 @@ class Snapshot:
     counters: SimCounters
     machine_busy_s: float
     ours_cpu_s: float  # the child's and this process's CPU
+    kdc_cpu_s: float  # krb5kdc's, when the fleet has a KDC
     load: tuple[float, float, float]
 
 
-def spec_for(case: Case, sim: Simulator, placement: Placement) -> ChildSpec:
+def spec_for(case: Case, sim: Simulator, placement: Placement, user: str) -> ChildSpec:
     return ChildSpec(
         kind=case.kind,
         tool=case.tool.name,
@@ -57,6 +61,7 @@ def spec_for(case: Case, sim: Simulator, placement: Placement) -> ChildSpec:
         tls=case.fleet.tls,
         ca_file=sim.ca_file,
         auth=case.auth,
+        user=user,
         script=case.script,
         expected_objects=case.expected_objects,
         time_limit_s=case.time_limit_s,
@@ -66,20 +71,29 @@ def spec_for(case: Case, sim: Simulator, placement: Placement) -> ChildSpec:
 
 
 def run_case(case: Case, sim: Simulator, placement: Placement) -> dict[str, Any]:
-    spec = spec_for(case, sim, placement)
+    kdc = sim.kdc if case.auth in KDC_AUTHS else None
+    if case.auth in KDC_AUTHS and kdc is None:
+        raise ValueError(f"{case.name}: its fleet has no KDC")
+    user = kdc.new_user() if kdc is not None else CREDENTIAL[0]
     hard_limit = case.time_limit_s * (2 if case.kind == "warm" else 1) + _GRACE_S
-    with tempfile.TemporaryFile("w+") as log:
-        watch = _Watch(spec, log, sim)
+    with (
+        tempfile.TemporaryFile("w+") as log,
+        tempfile.TemporaryDirectory(prefix="psfleet-bench-") as scratch,
+    ):
+        env = clean_env() | (kdc.client_env(Path(scratch)) if kdc is not None else {})
+        mark = kdc.mark() if kdc is not None else (0, 0.0)
+        watch = _Watch(spec_for(case, sim, placement, user), log, sim, env)
         watch.follow(hard_limit)
+        requests = kdc.requests(mark, user) if kdc is not None else None
         log.seek(0)
         tail = log.read()[-1500:]
-    return record(case, watch, placement, tail)
+    return record(case, watch, placement, tail, requests)
 
 
 class _Watch:
     """The child process, its marked lines, and the peaks sampled while it ran."""
 
-    def __init__(self, spec: ChildSpec, log: IO[str], sim: Simulator) -> None:
+    def __init__(self, spec: ChildSpec, log: IO[str], sim: Simulator, env: dict[str, str]) -> None:
         self.sim = sim
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.child", spec.to_json()],
@@ -88,6 +102,7 @@ class _Watch:
             stderr=log,
             text=True,
             cwd=ROOT,
+            env=env,
         )
         self.child = psutil.Process(self.process.pid)
         self.lines: queue.Queue[str] = queue.Queue()
@@ -157,11 +172,18 @@ class _Watch:
             counters=self.sim.counters(),
             machine_busy_s=sum(getattr(machine, name) for name in _BUSY),
             ours_cpu_s=child.user + child.system + own.user + own.system,
+            kdc_cpu_s=self.sim.kdc.cpu_s() if self.sim.kdc is not None else 0.0,
             load=os.getloadavg(),
         )
 
 
-def record(case: Case, watch: _Watch, placement: Placement, log_tail: str) -> dict[str, Any]:
+def record(
+    case: Case,
+    watch: _Watch,
+    placement: Placement,
+    log_tail: str,
+    kdc_requests: KdcRequests | None = None,
+) -> dict[str, Any]:
     result = watch.messages.get("result")
     cleanup = watch.messages.get("cleanup")
     figures: dict[str, Any] = {
@@ -170,6 +192,8 @@ def record(case: Case, watch: _Watch, placement: Placement, log_tail: str) -> di
         "close_s": _round(cleanup["close_s"]) if cleanup else None,
         # Measured, then killed while closing what it had opened: the close took too long.
         "teardown_killed_after_s": watch.killed_after_s if result else None,
+        # The whole case's (its principal's lines): the KDC log has no section marks.
+        "kdc": kdc_requests.as_json() if kdc_requests is not None else None,
     }
     if result is None or "start" not in watch.marks or "end" not in watch.marks:
         status = "killed" if watch.killed_after_s else "crashed"
@@ -190,7 +214,8 @@ def _measured(
     wall, client_cpu = result["wall_s"], result["cpu_s"]
     server_cpu = end.sim_cpu_s - start.sim_cpu_s
     counters = end.counters.minus(start.counters)
-    other_cpu = (end.machine_busy_s - start.machine_busy_s) - server_cpu
+    kdc_cpu = end.kdc_cpu_s - start.kdc_cpu_s
+    other_cpu = (end.machine_busy_s - start.machine_busy_s) - server_cpu - kdc_cpu
     other_cpu -= end.ours_cpu_s - start.ours_cpu_s
     failures: dict[str, int] = result["failures"]
     done = result["ok"] + sum(
@@ -219,6 +244,10 @@ def _measured(
         "round_trips_per_host": _round(counters.requests / max(done, 1)),
         "kb_per_host": _round((counters.bytes_in + counters.bytes_out) / max(done, 1) / 1024),
         "server_counters": _fields(counters),
+        "kdc_cpu_ms_per_host": _round(kdc_cpu / max(done, 1) * 1000) if case.fleet.kdc else None,
+        # psfleet's event loop: its longest wait to run a callback (None: not an asyncio tool).
+        "longest_stall_s": _round(result.get("longest_stall_s")),
+        "stalled_stack": result.get("stalled_stack"),
         "peak_rss_mb": _round(result["peak_rss_mb"]),
         "rss_at_start_mb": _round(result["rss_at_start_mb"]),
         "open_s": _round(result["open_s"]),

@@ -35,6 +35,8 @@ class Outcome:
     open_s: float | None = None  # warm cases: opening the pools, before the measured section
     open_failures: int = 0
     rss_at_start_mb: float = 0.0
+    longest_stall_s: float | None = None  # the event loop's, for a tool that has one
+    stalled_stack: str | None = None  # where the loop was during that stall, if it was long
 
     def add(self, result: str, message: str | None = None) -> None:
         if result == OK:
@@ -55,6 +57,8 @@ class Outcome:
             "open_s": self.open_s,
             "open_failures": self.open_failures,
             "rss_at_start_mb": self.rss_at_start_mb,
+            "longest_stall_s": self.longest_stall_s,
+            "stalled_stack": self.stalled_stack,
             "peak_rss_mb": peak_rss_mb(),
         }
 

@@ -1,24 +1,29 @@
 """psfleet: cold and large cases through psfleet.arun, warm through psfleet.Fleet.
 
-No retries, so that a failure shows as one, as it does for the peers.
+No retries, so that a failure shows as one, as it does for the peers. A watchdog
+thread measures the event loop's longest stall during the measured section.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import psfleet
-from benchmarks.protocol import CREDENTIAL, ChildSpec
+from benchmarks.protocol import ChildSpec
 from benchmarks.tools.outcome import NO_OUTPUT, NOT_FINISHED, OK, Outcome, failure_class, measured
 from psfleet import eventloop
 from psfleet.events import Event, HostStatus, RecordEvent, Stream
+from psfleet.loopwatch import LoopWatchdog
 from psfleet.targets.model import Target
 
 Report = Callable[[Outcome], None]
 _UNFINISHED = (HostStatus.TIMEOUT, HostStatus.CANCELLED)
+# The harness's names for what psfleet calls basic and negotiate.
+_AUTH = {"basic-https": "basic", "negotiate-no-kdc": "negotiate"}
 
 
 class OutputCounter:
@@ -34,8 +39,8 @@ class OutputCounter:
 
 def settings(spec: ChildSpec) -> dict[str, Any]:
     return {
-        "auth": "basic" if spec.auth == "basic-https" else "ntlm",
-        "credential": CREDENTIAL,
+        "auth": _AUTH.get(spec.auth, spec.auth),
+        "credential": spec.credential(),
         "ca_file": spec.ca_file,
         "tls": spec.tls,
         "port": spec.port,
@@ -61,6 +66,12 @@ def tally(
             outcome.add(failure_class(message, host.error_type or host.status.value), message)
 
 
+def stalls(outcome: Outcome, watchdog: LoopWatchdog) -> None:
+    """Read before the end mark, which blocks the loop on purpose while the harness snapshots."""
+    outcome.longest_stall_s = watchdog.longest_stall
+    outcome.stalled_stack = watchdog.stalled_stack
+
+
 def run(spec: ChildSpec, report: Report) -> float | None:
     targets = [Target(name, address, spec.port) for name, address in spec.targets()]
     if spec.kind == "warm":
@@ -71,8 +82,12 @@ def run(spec: ChildSpec, report: Report) -> float | None:
 
 async def _cold(spec: ChildSpec, targets: list[Target], report: Report) -> None:
     outcome, counter = Outcome(), OutputCounter()
+    watchdog = LoopWatchdog(asyncio.get_running_loop())
     with measured(outcome):
+        watchdog.start()
         result = await psfleet.arun(targets, spec.script, sinks=[counter], **settings(spec))
+        stalls(outcome, watchdog)
+    watchdog.stop()
     tally(outcome, result, counter, spec)
     report(outcome)
 
@@ -85,8 +100,12 @@ async def _warm(spec: ChildSpec, targets: list[Target], report: Report) -> float
         opened = await fleet.invoke(spec.script)
         outcome.open_s = time.perf_counter() - started
         outcome.open_failures = sum(not host.ok for host in opened)
+        watchdog = LoopWatchdog(asyncio.get_running_loop())
         with measured(outcome):
+            watchdog.start()
             result = await fleet.invoke(spec.script, sinks=[counter])
+            stalls(outcome, watchdog)
+        watchdog.stop()
         tally(outcome, result, counter, spec)
         report(outcome)
     finally:
