@@ -3,7 +3,9 @@
     python -m benchmarks.report benchmarks/results/quick-20250101-120000.json
 
 docs/performance.md keeps its prose; only the text between `<!-- bench:NAME -->` and
-`<!-- /bench:NAME -->` is replaced (run, figures, model, profile, goals).
+`<!-- /bench:NAME -->` is replaced (run, figures, model, profile, goals; kerberos when the
+run has Kerberos cases). A `kerberos` profile's run replaces the kerberos block alone,
+and leaves the plots and the other blocks to the quick and full profiles.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import plots
+from benchmarks import kerberos_report, plots
 from benchmarks.limits import goals_table, model_table
 from benchmarks.supervise import ROOT
 
@@ -157,9 +159,26 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
+def kerberos_block(results: dict[str, Any], path: Path) -> str:
+    records: list[Record] = results["cases"]
+    return "\n\n".join(
+        [
+            run_block(results, path),
+            kerberos_report.table(records),
+            kerberos_report.goals(records),
+        ]
+    )
+
+
 def write_docs(path: Path) -> list[Path]:
     results = json.loads(path.read_text(encoding="utf-8"))
     records: list[Record] = results["cases"]
+    text = DOC.read_text(encoding="utf-8")
+    if kerberos_report.kerberos_records(records):
+        text = replace_block(text, "kerberos", kerberos_block(results, path))
+    if results["profile"]["name"] == "kerberos":
+        DOC.write_text(text, encoding="utf-8")
+        return [DOC]
     written = [
         p
         for p in (
@@ -169,7 +188,6 @@ def write_docs(path: Path) -> list[Path]:
         )
         if p is not None
     ]
-    text = DOC.read_text(encoding="utf-8")
     blocks = {
         "run": run_block(results, path),
         "figures": figures_table(records),
