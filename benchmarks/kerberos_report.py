@@ -2,7 +2,7 @@
 
 Goals, per fleet size in the run (they are stated for 1000 hosts at 20 ms):
 - one AS exchange per run per credential (psfleet, kerberos and negotiate);
-- the event loop never stalls 50 ms or more (psfleet, every case of the table);
+- the event loop never stalls 50 ms or more (psfleet's Kerberos and Negotiate cases);
 - Negotiate where no KDC exists within 1.2x the wall time of NTLM, in the same run;
 - Kerberos at least 5x faster than pypsrp with 256 threads (wall time).
 """
@@ -105,17 +105,22 @@ def _as_goal(records: list[Record], hosts: int) -> str:
 
 
 def _stall_goal(records: list[Record], hosts: int) -> str:
+    """Over the Kerberos cases; NTLM's in the same run, which makes no Kerberos call, is the
+    reference that tells a wait on the KDC from the loop's own work on a busy core."""
     name = f"longest event-loop stall, {hosts} hosts"
+    target = f"< {_GOAL_STALL_S * 1000:g} ms"
     stalls = [
-        (r["auth"], r["longest_stall_s"]) for r in records if r.get("longest_stall_s") is not None
+        (r["auth"], r["longest_stall_s"])
+        for r in records
+        if r["auth"] in AUTHS and r.get("longest_stall_s") is not None
     ]
     if not stalls:
-        return _goal(name, f"< {_GOAL_STALL_S * 1000:g} ms", "-", None)
+        return _goal(name, target, "-", None)
     auth, worst = max(stalls, key=lambda pair: pair[1])
-    value = f"{worst * 1000:.0f} ms ({auth})"
-    return _goal(
-        name, f"< {_GOAL_STALL_S * 1000:g} ms", value, worst < _GOAL_STALL_S, "psfleet's cases"
-    )
+    ntlm = _find(records, hosts, "ntlm", "psfleet")
+    reference = ntlm.get("longest_stall_s") if ntlm else None
+    note = f"--auth ntlm in the same run: {reference * 1000:.0f} ms" if reference else ""
+    return _goal(name, target, f"{worst * 1000:.0f} ms ({auth})", worst < _GOAL_STALL_S, note)
 
 
 def _no_kdc_goal(records: list[Record], hosts: int) -> str:
