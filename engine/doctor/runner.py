@@ -68,15 +68,10 @@ async def diagnose(
 
     Read-only: nothing on the host is changed, and every session opened is closed.
     """
-    broker = None
-    if options.auth.broker is None:
-        # One broker for every login of the report, as for a run: one ticket, one lockout
-        # guard, and a KDC that does not answer is waited for once, not once per check.
-        broker = CredentialBroker(
-            max_auth_failures=options.auth.max_auth_failures, kdc_timeout=options.timeouts.connect
-        )
-        auth = dataclasses.replace(options.auth, broker=broker)
-        options = dataclasses.replace(options, auth=auth)
+    # One broker for every login of the report, as for a run: one ticket, one lockout
+    # guard, and a KDC that does not answer is waited for once, not once per check.
+    auth, broker = CredentialBroker.attach(options.auth, options.timeouts)
+    options = dataclasses.replace(options, auth=auth)
     try:
         return await _run_steps(Probe(endpoint, options, second_hop))
     finally:

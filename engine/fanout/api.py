@@ -80,15 +80,13 @@ def build_options(options: RunOptions | None, settings: dict[str, Any]) -> RunOp
     return RunOptions(client=client, **{k: v for k, v in settings.items() if k in _RUN_FIELDS})
 
 
-def with_run_broker(options: RunOptions) -> tuple[RunOptions, CredentialBroker]:
-    """One CredentialBroker for the run: a ticket per credential, one lockout guard."""
-    auth = options.client.auth
-    if auth.broker is not None:
-        return options, auth.broker
-    broker = CredentialBroker(
-        max_auth_failures=auth.max_auth_failures, kdc_timeout=options.client.timeouts.connect
-    )
-    client = dataclasses.replace(options.client, auth=dataclasses.replace(auth, broker=broker))
+def with_run_broker(options: RunOptions) -> tuple[RunOptions, CredentialBroker | None]:
+    """One CredentialBroker for the run (a ticket per credential, one lockout guard); the
+    broker is returned when the run made it and must close it, None when the caller's."""
+    auth, broker = CredentialBroker.attach(options.client.auth, options.client.timeouts)
+    if broker is None:
+        return options, None
+    client = dataclasses.replace(options.client, auth=auth)
     return dataclasses.replace(options, client=client), broker
 
 
@@ -129,7 +127,8 @@ async def arun(
     try:
         return await scheduler.run()
     finally:
-        broker.close()
+        if broker is not None:
+            broker.close()
 
 
 def run(targets: Targets, script: str | Sequence[str], **kwargs: Any) -> FleetResult:
@@ -171,7 +170,8 @@ async def stream(
             finally:
                 scheduler.interrupt()
     finally:
-        broker.close()
+        if broker is not None:
+            broker.close()
 
 
 def _fan_to(sinks: Sequence[Sink]) -> Emit:
@@ -231,4 +231,5 @@ class Fleet:
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
             await self._pools.close_all()
-        self._broker.close()
+        if self._broker is not None:
+            self._broker.close()

@@ -21,7 +21,7 @@ from psfleet.transport import framing
 from psfleet.transport.auth import SecurityContext, binds_to_tls, static_authorization
 from psfleet.transport.bindings import tls_server_end_point
 from psfleet.transport.connection import HTTPAnswer, HTTPConnection
-from psfleet.transport.credentials import AUTH_FAILED_REMEDY, CredentialBroker, Presentation
+from psfleet.transport.credentials import AUTH_FAILED_REMEDY, Presentation
 from psfleet.transport.failures import status_error
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
 from psfleet.transport.receipt import Receipt
@@ -39,7 +39,9 @@ class Channel:
     ) -> None:
         self._endpoint = endpoint
         self._auth = auth
-        self._broker = auth.broker or CredentialBroker(max_auth_failures=auth.max_auth_failures)
+        # HostTransport gives every channel of a host the same broker (CredentialBroker.attach).
+        assert auth.broker is not None, "a Channel needs AuthOptions with a broker"
+        self._broker = auth.broker
         self._timeouts = timeouts
         self._url = endpoint.url
         self._encrypt = auth.method.connection_bound and not endpoint.tls

@@ -13,23 +13,23 @@ One `CredentialBroker` serves a whole run (every host, every channel):
 
 from __future__ import annotations
 
-import threading
+import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 import spnego
 import structlog
 from spnego._ntlm_raw.crypto import ntowfv1
 
 from psfleet.errors import AuthError
 from psfleet.transport import kerberos
+from psfleet.transport.blocking import DaemonCall
 from psfleet.transport.kerberos import KdcFailure, KdcVerdict, TicketCache
-from psfleet.transport.options import AuthMethod, AuthOptions
+from psfleet.transport.options import AuthMethod, AuthOptions, Timeouts
 
 log = structlog.get_logger("psfleet.auth")
 
@@ -52,44 +52,16 @@ class AuthPlan:
     credentials: Any  # what spnego.client takes as `username`
     blocking: bool  # a step may wait on a KDC: run it in a worker thread
     guarded: bool  # presents a password-derived proof to the host: the lockout guard applies
-    kerberos_ticket: bool = False  # the run's own TGT is in `credentials`
     # The pyspnego protocol when it is not the method's own: Negotiate without a KDC sends
     # NTLM tokens directly (Windows' Negotiate accepts them), saving SPNEGO's wrapping.
     protocol: str | None = None
 
 
-class _SharedTicket:
-    """One AS exchange in a daemon thread; any number of tasks wait for it with their deadlines."""
-
-    def __init__(self, principal: str, password: str, forwardable: bool) -> None:
-        self._done = anyio.Event()
-        self.ticket: TicketCache | None = None
-        self.failure: KdcFailure | None = None
-        self.started = anyio.current_time()
-        token = anyio.lowlevel.current_token()
-
-        def exchange() -> None:
-            try:
-                self.ticket = kerberos.get_ticket(principal, password, forwardable=forwardable)
-            except KdcFailure as failure:
-                self.failure = failure
-            except kerberos.KerberosUnavailable as missing:
-                self.failure = KdcFailure(KdcVerdict.FAILED, str(missing))
-            try:
-                anyio.from_thread.run_sync(self._done.set, token=token)
-            except RuntimeError:  # the run's event loop is gone: nobody waits any more
-                if self.ticket is not None:
-                    self.ticket.destroy()
-
-        threading.Thread(target=exchange, name="psfleet-kinit", daemon=True).start()
-
-    async def wait(self, deadline: float) -> None:
-        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-            await self._done.wait()
-
-    @property
-    def finished(self) -> bool:
-        return self._done.is_set()
+def _ticket_or_failure(principal: str, password: str, forwardable: bool) -> TicketCache:
+    try:
+        return kerberos.get_ticket(principal, password, forwardable=forwardable)
+    except kerberos.KerberosUnavailable as missing:
+        raise KdcFailure(KdcVerdict.FAILED, str(missing)) from None
 
 
 class CredentialGate:
@@ -104,7 +76,8 @@ class CredentialGate:
         self.rejected_by: list[str] = []
         self._withheld: str | None = None  # why the credential is no longer presented
         self._presenting = anyio.Lock()
-        self._tickets: dict[bool, _SharedTicket] = {}
+        # One AS exchange per forwardable flag, and when it started (its KDC deadline).
+        self._tickets: dict[bool, tuple[DaemonCall[TicketCache], float]] = {}
         self._kerberos_unusable: str | None = None
 
     # -- the plan of a handshake -------------------------------------------------------
@@ -125,7 +98,7 @@ class CredentialGate:
         if ticket is not None:
             cache = spnego.KerberosCCache(ccache=ticket.name, principal=ticket.principal)
             credentials = [cache] if method is AuthMethod.KERBEROS else [cache, ntlm]
-            return AuthPlan(credentials, blocking=True, guarded=False, kerberos_ticket=True)
+            return AuthPlan(credentials, blocking=True, guarded=False)
         # Negotiate and CredSSP's inner Negotiate without a KDC: NTLM, all on this thread.
         return AuthPlan([ntlm], blocking=False, guarded=True, protocol="ntlm")
 
@@ -135,23 +108,34 @@ class CredentialGate:
             self._unusable(auth, host, self._kerberos_unusable)
             return None
         forwardable = auth.delegate
-        shared = self._tickets.get(forwardable)
-        if shared is None:
+        if forwardable not in self._tickets:
             assert self._password is not None
-            shared = _SharedTicket(self.principal, self._password, forwardable)
-            self._tickets[forwardable] = shared
-        await shared.wait(shared.started + self._broker.kdc_timeout)
+            exchange = functools.partial(
+                _ticket_or_failure, self.principal, self._password, forwardable
+            )
+            call = DaemonCall(exchange, name="psfleet-kinit", orphaned=TicketCache.destroy)
+            self._tickets[forwardable] = (call, anyio.current_time())
+        call, started = self._tickets[forwardable]
+        if not call.finished:
+            kdc_deadline = started + self._broker.kdc_timeout
+            with anyio.move_on_after(max(0.0, kdc_deadline - anyio.current_time())):
+                await call.join()
         self.check_presentable(host)
-        if shared.ticket is not None:
-            self.accepted = True  # the KDC checked the password
-            return shared.ticket
-        if not shared.finished:
+        if not call.finished:
             reason = f"no KDC for realm {kerberos.realm_of(self.principal)} answered within "
             reason += f"{self._broker.kdc_timeout:g}s"
             self._unusable(auth, host, reason, log_once=True)
             return None
-        failure = shared.failure
-        assert failure is not None
+        try:
+            ticket = call.result()
+        except KdcFailure as failure:
+            self._ticket_refused(auth, host, failure)
+            return None
+        self.accepted = True  # the KDC checked the password
+        return ticket
+
+    def _ticket_refused(self, auth: AuthOptions, host: str, failure: KdcFailure) -> None:
+        """The KDC said no: a rejected password is withheld, anything else means no Kerberos."""
         if failure.verdict in (KdcVerdict.REJECTED, KdcVerdict.LOCKED):
             self._withhold(f"the KDC rejected {self.principal}: {failure.reason}", host)
             raise AuthError(
@@ -160,7 +144,6 @@ class CredentialGate:
                 remedy=AUTH_FAILED_REMEDY,
             )
         self._unusable(auth, host, failure.reason, log_once=True)
-        return None
 
     def _unusable(self, auth: AuthOptions, host: str, reason: str, log_once: bool = False) -> None:
         if log_once and self._kerberos_unusable is None:
@@ -183,7 +166,6 @@ class CredentialGate:
 
     def check_presentable(self, host: str) -> None:
         if self._withheld is not None:
-            self._broker.withheld_hosts.add(host)
             raise CredentialWithheld(
                 f"not tried: {self._withheld} (lockout guard)", host=host, remedy=AUTH_FAILED_REMEDY
             )
@@ -216,9 +198,10 @@ class CredentialGate:
             log.warning("credential withheld (lockout guard)", user=self.username, reason=why)
 
     def destroy(self) -> None:
-        for shared in self._tickets.values():
-            if shared.ticket is not None:
-                shared.ticket.destroy()
+        for call, _ in self._tickets.values():
+            ticket = call.result_if_ready()
+            if ticket is not None:
+                ticket.destroy()
 
 
 class Presentation:
@@ -250,7 +233,6 @@ class CredentialBroker:
         self.max_auth_failures = max_auth_failures
         self.kdc_timeout = kdc_timeout
         self.threads = anyio.CapacityLimiter(kerberos_threads)
-        self.withheld_hosts: set[str] = set()
         self._gates: dict[tuple[str, str | None], CredentialGate] = {}
         self._nt_hashes: dict[str, str] = {}
 
@@ -277,6 +259,17 @@ class CredentialBroker:
         if cached is None:
             cached = self._nt_hashes[password] = ntowfv1(password).hex().upper()
         return cached
+
+    @classmethod
+    def attach(
+        cls, auth: AuthOptions, timeouts: Timeouts
+    ) -> tuple[AuthOptions, CredentialBroker | None]:
+        """`auth` with a broker: its own if it has one (None returned: not ours to close),
+        else a new one built from its settings, returned for the caller to close."""
+        if auth.broker is not None:
+            return auth, None
+        broker = cls(max_auth_failures=auth.max_auth_failures, kdc_timeout=timeouts.connect)
+        return dataclasses.replace(auth, broker=broker), broker
 
     def close(self) -> None:
         """Destroy every ticket this run got (the MEMORY ccaches)."""

@@ -8,8 +8,6 @@ open), and never exceed `max_channels`, which keeps per-host memory small.
 
 from __future__ import annotations
 
-import dataclasses
-
 import anyio
 
 from psfleet.errors import OperationTimeout, UsageError
@@ -43,12 +41,7 @@ class HostTransport:
         self.timeouts = timeouts or Timeouts()
         # Alone (psfleet.connect), a host keeps its own tickets and lockout state; in a
         # fan-out every host shares the run's broker.
-        self._own_broker: CredentialBroker | None = None
-        if auth.broker is None:
-            self._own_broker = CredentialBroker(
-                max_auth_failures=auth.max_auth_failures, kdc_timeout=self.timeouts.connect
-            )
-            auth = dataclasses.replace(auth, broker=self._own_broker)
+        auth, self._own_broker = CredentialBroker.attach(auth, self.timeouts)
         self._auth = auth
         self._tls = tls or TLSOptions()
         self._slots = anyio.Semaphore(max_channels, fast_acquire=True)
