@@ -89,10 +89,9 @@ class FleetKdc:
         return self._kdc.keytab
 
     def _find_process(self) -> psutil.Process:
-        for child in psutil.Process().children():
-            if child.name() == "krb5kdc":
-                return child
-        raise RuntimeError("krb5kdc is not a child of this process")
+        if self._kdc.pid is None:
+            raise RuntimeError("krb5kdc is not running")
+        return psutil.Process(self._kdc.pid)
 
     def new_user(self) -> str:
         """A principal of one case, with pre-authentication as a domain account has."""

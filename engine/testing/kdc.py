@@ -359,6 +359,11 @@ class MitKdc:
             self._finalizer = None
         self._proc = None
 
+    @property
+    def pid(self) -> int | None:
+        """krb5kdc's process id while it runs (to watch its CPU, or to pause it)."""
+        return self._proc.pid if self._proc is not None else None
+
     def pause(self) -> None:
         """Freeze krb5kdc (SIGSTOP): connections are accepted by the kernel, never answered."""
         if self._proc is not None:
