@@ -20,7 +20,7 @@ $(SYSTEM_STAMP):
 	fi
 	@touch $@
 
-$(STAMP): pyproject.toml setup.py $(SYSTEM_STAMP)
+$(STAMP): pyproject.toml $(SYSTEM_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
@@ -31,18 +31,12 @@ system-packages: $(SYSTEM_STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m psfleet.demo
 
-# mypy cannot follow setuptools' package-dir mapping, so it reads a link tree named psfleet.
-.typing: $(STAMP)
-	@rm -rf .typing && mkdir -p .typing/psfleet
-	@for entry in engine/*; do ln -s "../../$$entry" ".typing/psfleet/$$(basename $$entry)"; done
-	@ln -s ../../plugins .typing/psfleet/plugins
-
 lint: $(STAMP)
 	$(BIN)/ruff check engine plugins tests benchmarks
 	$(BIN)/ruff format --check engine plugins tests benchmarks
 
-typecheck: .typing
-	$(BIN)/mypy -p psfleet
+typecheck: $(STAMP)
+	$(BIN)/mypy -p psfleet -p psfleet_plugins
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
@@ -60,4 +54,4 @@ bench-full: $(STAMP)
 	$(BIN)/python -m benchmarks --profile full
 
 clean:
-	rm -rf .typing build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -29,11 +29,11 @@ _WARM_UP_HOSTS = 5  # imports, first-use caches and key derivation are not per-h
 _TOP = 25
 # (layer, what its file path contains); the first match wins.
 _FILE_LAYERS = (
-    ("psfleet transport", "engine/transport/"),
-    ("psfleet wsman (XML)", "engine/wsman/"),
-    ("psfleet session (PSRP)", "engine/session/"),
-    ("psfleet fan-out", "engine/fanout/"),
-    ("psfleet other", "engine/"),
+    ("psfleet transport", "engine/psfleet/transport/"),
+    ("psfleet wsman (XML)", "engine/psfleet/wsman/"),
+    ("psfleet session (PSRP)", "engine/psfleet/session/"),
+    ("psfleet fan-out", "engine/psfleet/fanout/"),
+    ("psfleet other", "engine/psfleet/"),
     ("aiohttp", "/aiohttp/"),
     ("aiohttp", "/yarl/"),
     ("aiohttp", "/multidict/"),
@@ -57,10 +57,14 @@ _BUILTIN_LAYERS = (
 )
 # The cold path's phases, by (file path suffix, function): cumulative time per host.
 _PHASES = (
-    ("open the pool: connect, authenticate, Create, Receive", "engine/client.py", "open_pool"),
-    ("... of which the auth handshake", "engine/transport/channel.py", "_authenticate"),
-    ("run the command: Command, Receive", "engine/fanout/attempt.py", "_run_commands"),
-    ("close the pool: Delete", "engine/session/pool.py", "aclose"),
+    (
+        "open the pool: connect, authenticate, Create, Receive",
+        "engine/psfleet/client.py",
+        "open_pool",
+    ),
+    ("... of which the auth handshake", "engine/psfleet/transport/channel.py", "_authenticate"),
+    ("run the command: Command, Receive", "engine/psfleet/fanout/attempt.py", "_run_commands"),
+    ("close the pool: Delete", "engine/psfleet/session/pool.py", "aclose"),
 )
 
 
@@ -99,10 +103,10 @@ def owners(key: Key, stats: dict[Key, Any], depth: int = 0) -> dict[str, float]:
 
 
 def short(filename: str, line: int, function: str) -> str:
-    for marker in ("site-packages/", "/engine/", "/lib/python3.11/"):
+    for marker in ("site-packages/", "/engine/psfleet/", "/lib/python3.11/"):
         if marker in filename:
             filename = filename.split(marker, 1)[1]
-            if marker == "/engine/":
+            if marker == "/engine/psfleet/":
                 filename = "psfleet/" + filename
             break
     return function if filename == "~" else f"{filename}:{line}({function})"

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from psfleet.events import HostDone, HostStatus, RecordEvent, RunSummary, Stream
-from psfleet.plugins.sinks.console import ConsoleSink
+from psfleet_plugins.sinks.console import ConsoleSink
 
 from .conftest import run_fleet
 

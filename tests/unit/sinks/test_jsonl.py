@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from psfleet.plugins.sinks.jsonl import JsonlSink
+from psfleet_plugins.sinks.jsonl import JsonlSink
 
 from .conftest import run_fleet
 

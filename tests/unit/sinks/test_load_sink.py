@@ -10,10 +10,10 @@ import pytest
 
 from psfleet.errors import UsageError
 from psfleet.plugin_loader import rescan_plugins
-from psfleet.plugins.sinks.console import ConsoleSink
-from psfleet.plugins.sinks.jsonl import JsonlSink
-from psfleet.plugins.sinks.outdir import OutputDirSink
 from psfleet.sinks import available_sinks, load_sink
+from psfleet_plugins.sinks.console import ConsoleSink
+from psfleet_plugins.sinks.jsonl import JsonlSink
+from psfleet_plugins.sinks.outdir import OutputDirSink
 
 THIRD_PARTY = """\
 class CountingSink:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from psfleet.events import HostDone, HostStatus, RecordEvent, Stream
-from psfleet.plugins.sinks.files import atomic_write, safe_name
-from psfleet.plugins.sinks.outdir import OutputDirSink
+from psfleet_plugins.sinks.files import atomic_write, safe_name
+from psfleet_plugins.sinks.outdir import OutputDirSink
 
 from .conftest import run_fleet
 

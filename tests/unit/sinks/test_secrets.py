@@ -11,11 +11,11 @@ from rich.console import Console
 
 from psfleet.events import HostDone, HostStatus, RecordEvent, Stream
 from psfleet.fanout.api import Sink
-from psfleet.plugins.sinks.console import ConsoleSink
-from psfleet.plugins.sinks.jsonl import JsonlSink
-from psfleet.plugins.sinks.outdir import OutputDirSink
 from psfleet.session import PSObjectView, SecureString
 from psfleet.transport import Credential
+from psfleet_plugins.sinks.console import ConsoleSink
+from psfleet_plugins.sinks.jsonl import JsonlSink
+from psfleet_plugins.sinks.outdir import OutputDirSink
 
 from .conftest import PASSWORD, run_fleet
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-_DEFAULT_DIR = Path(__file__).resolve().parents[2] / "tests" / "captures" / "windows-2016"
+_DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "captures" / "windows-2016"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from psfleet.events import HostDone, HostStatus, RunSummary
-from psfleet.plugins.sinks.render import clean
+from psfleet_plugins.sinks.render import clean
 
 WITHHELD = "CredentialWithheld"  # the lockout guard's error type (psfleet.transport.credentials)
 MAX_FAILURE_ROWS = 50  # beyond this the table stops helping; --json and --output-dir have all

@@ -15,8 +15,8 @@ import anyio.to_thread
 import structlog
 
 from psfleet.events import Event, HostDone, RecordEvent, RunSummary, Stream
-from psfleet.plugins.sinks.files import JsonArrayBuffer, atomic_write, safe_name
 from psfleet.serialize import JsonValue, event_to_json, host_result, to_jsonable
+from psfleet_plugins.sinks.files import JsonArrayBuffer, atomic_write, safe_name
 
 log = structlog.get_logger("psfleet.sinks.outdir")
 

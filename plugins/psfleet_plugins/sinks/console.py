@@ -24,8 +24,8 @@ from psfleet.events import (
     RecordEvent,
     RunSummary,
 )
-from psfleet.plugins.sinks.render import host_lines, record_text
-from psfleet.plugins.sinks.summary import STATUS_STYLES, summary_group
+from psfleet_plugins.sinks.render import host_lines, record_text
+from psfleet_plugins.sinks.summary import STATUS_STYLES, summary_group
 
 
 class ConsoleSink:
