@@ -15,6 +15,7 @@ from psfleet.fanout.options import RunOptions
 from psfleet.sinks import load_sink
 from psfleet.targets import merge_targets, resolve_cluster, resolve_targets
 from psfleet.targets.model import Target
+from psfleet.transport.blocking import off_loop
 
 CREDSSP_WARNING = (
     "WARNING: CredSSP sends your password to each remote host, which can then use it "
@@ -26,7 +27,11 @@ CREDSSP_WARNING = (
 async def resolve_all_targets(
     expressions: list[str], cluster: str | None, inventory: Path | None, options: RunOptions
 ) -> list[Target]:
-    hosts = resolve_targets(expressions, inventory, options.port) if expressions else []
+    hosts: list[Target] = []
+    if expressions:  # an inventory is read and parsed in a thread, off the loop
+        hosts = await off_loop(
+            lambda: resolve_targets(expressions, inventory, options.port), name="psfleet-targets"
+        )
     if cluster is not None:
 
         async def expand(node: Target) -> list[str]:

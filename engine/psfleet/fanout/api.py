@@ -32,6 +32,7 @@ from psfleet.fanout.result import FleetResult
 from psfleet.fanout.scheduler import Scheduler
 from psfleet.targets import resolve_targets
 from psfleet.targets.model import Target
+from psfleet.transport.blocking import off_loop
 from psfleet.transport.credentials import CredentialBroker
 
 Targets = str | Target | Iterable[str | Target]
@@ -100,6 +101,14 @@ def to_targets(targets: Targets, inventory: Path | str | None, port: int | None)
     return resolve_targets(expressions, Path(inventory) if inventory else None, port)
 
 
+async def resolve_off_loop(
+    targets: Targets, inventory: Path | str | None, port: int | None
+) -> list[Target]:
+    """to_targets() in a daemon thread: an inventory is read from disk and parsed
+    (5000 hosts of YAML take seconds on a busy machine), which must not stall the loop."""
+    return await off_loop(lambda: to_targets(targets, inventory, port), name="psfleet-targets")
+
+
 def _commands(script: str | Sequence[str]) -> list[str]:
     commands = [script] if isinstance(script, str) else list(script)
     if not commands or not all(c.strip() for c in commands):
@@ -119,8 +128,9 @@ async def arun(
     **settings: Any,
 ) -> FleetResult:
     """Run the script(s) on every target; returns when every host has its final status."""
-    run_options, broker = with_run_broker(build_options(options, settings))
-    hosts = to_targets(targets, inventory, run_options.port)
+    given_options = build_options(options, settings)
+    hosts = await resolve_off_loop(targets, inventory, given_options.port)
+    run_options, broker = with_run_broker(given_options)
     scheduler = Scheduler(hosts, _commands(script), run_options, _fan_to(sinks), args=args)
     if control is not None:
         control.attach(scheduler)
@@ -146,8 +156,9 @@ async def stream(
     **settings: Any,
 ) -> AsyncIterator[Event]:
     """Every event of the run as it happens. Close it (contextlib.aclosing) to stop early."""
-    run_options, broker = with_run_broker(build_options(options, settings))
-    hosts = to_targets(targets, inventory, run_options.port)
+    given_options = build_options(options, settings)
+    hosts = await resolve_off_loop(targets, inventory, given_options.port)
+    run_options, broker = with_run_broker(given_options)
     send, receive = anyio.create_memory_object_stream[Event](_STREAM_BUFFER)
     scheduler = Scheduler(
         hosts,
@@ -195,12 +206,18 @@ class Fleet:
         **settings: Any,
     ) -> None:
         self.options, self._broker = with_run_broker(build_options(options, settings))
-        self.targets = to_targets(targets, inventory, self.options.port)
+        self._given = (targets, inventory)
+        self.targets: list[Target] = []  # resolved off the loop on entry or first invoke
         self._sinks = list(sinks)
         self._pools = KeptPools(self.options)
 
     async def __aenter__(self) -> Fleet:
+        await self._resolve()
         return self
+
+    async def _resolve(self) -> None:
+        if not self.targets:
+            self.targets = await resolve_off_loop(*self._given, self.options.port)
 
     async def __aexit__(
         self,
@@ -218,6 +235,7 @@ class Fleet:
         self, script: str | Sequence[str], *, args: Sequence[Any] = (), sinks: Sequence[Sink] = ()
     ) -> FleetResult:
         """Run on every target, reusing the pools left open by the previous invoke."""
+        await self._resolve()
         scheduler = Scheduler(
             self.targets,
             _commands(script),

@@ -16,6 +16,7 @@ from psfleet.targets.model import Target
 from psfleet.targets.names import UniqueNames, is_host_name
 from psfleet.targets.plugin import InventoryFormat
 from psfleet.targets.resolve import inventory_target
+from psfleet.transport.blocking import off_loop
 
 ClusterExpander = Callable[[Target], Awaitable[Sequence[str]]]
 """Connect to the given node, run `Get-ClusterNode | Select-Object -ExpandProperty Name`,
@@ -37,7 +38,10 @@ async def resolve_cluster(
     inventory host of that name, else `cluster` itself as a DNS name (the cluster's name
     object). The last candidate's error is raised if none answers.
     """
-    inventory = load_inventory(inventory_path, formats) if inventory_path else None
+    inventory = None
+    if inventory_path is not None:
+        path = inventory_path  # read and parsed in a thread: a disk must not stall the loop
+        inventory = await off_loop(lambda: load_inventory(path, formats), name="psfleet-inventory")
     candidates = _candidates(cluster, inventory, default_port)
     if not candidates:
         raise UsageError(f"cluster group {cluster!r} has no hosts in inventory {inventory_path}")
