@@ -46,9 +46,9 @@ from benchmarks import client_cpu
 from benchmarks.machine import git, load, machine, versions
 from benchmarks.placement import Placement, pinned
 from benchmarks.supervise import ROOT
-from psfleet.testing.captures import load_capture
 from psfleet.transport.connection import HTTPConnection
 from psfleet.transport.options import Endpoint
+from tests.support.captures import load_capture
 
 # (request body bytes, answer body bytes) of a cold host, as psfleet sent and simfleet
 # answered them (NTLM + encryption, Get-Date); the first leg carries no body.

@@ -1,21 +1,13 @@
-"""`psfleet sim` as a subprocess, as a user runs it: start, wait for `ready`, stop on exit.
-
-Also runs other `psfleet` commands the same way, with the demo password in the
-environment, for tests and the demo.
-"""
+"""`psfleet sim` as a subprocess, as a user runs it: start, wait for `ready`, stop on exit."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 
 _STOP_TIMEOUT_S = 60
 
@@ -31,10 +23,16 @@ class SimProcess:
 
 
 @contextmanager
-def sim_process(*args: str) -> Iterator[SimProcess]:
-    """`psfleet sim ARGS` running until the block ends (SIGTERM, then wait)."""
+def sim_process(*args: str, env: Mapping[str, str] | None = None) -> Iterator[SimProcess]:
+    """`psfleet sim ARGS` running until the block ends (SIGTERM, then wait).
+
+    `env` replaces the environment (e.g. a KDC's KRB5_* settings); the default inherits it.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "psfleet", "sim", *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "psfleet", "sim", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=None if env is None else dict(env),
     )
     try:
         assert process.stdout is not None
@@ -49,19 +47,3 @@ def sim_process(*args: str) -> Iterator[SimProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def run_psfleet(
-    *args: str, password: str = DEFAULT_PASSWORD, timeout: float = 120, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
-    """`python -m psfleet ARGS` with PSFLEET_PASSWORD set, its output captured."""
-    env = {**os.environ, "PSFLEET_PASSWORD": password}
-    return subprocess.run(
-        [sys.executable, "-m", "psfleet", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-        **kwargs,
-    )

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from psfleet.testing.ports import free_port
-from psfleet.testing.sim_process import run_psfleet, sim_process
+from psfleet.testing.sim_process import sim_process
+from tests.support.ports import free_port
+from tests.support.psfleet_cli import run_psfleet
 
 TIMEOUT_S = 15
 

@@ -16,8 +16,8 @@ import pexpect
 import pytest
 
 from psfleet.simfleet.accounts import DEFAULT_PASSWORD
-from psfleet.testing.ports import free_port
 from psfleet.testing.sim_process import sim_process
+from tests.support.ports import free_port
 
 PROMPT = r"\[node03\]: PS> "
 ONE_SLOT_ADDRESS = "127.5.2.1"

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from psfleet.testing.ports import free_port
 from psfleet.testing.sim_process import sim_process
+from tests.support.ports import free_port
 
 PASSWORD = "psfleet-demo"
 FIRST_ADDRESS = "127.13.1.1"

@@ -10,7 +10,7 @@ import pytest
 
 from psfleet import eventloop
 from psfleet.simfleet import SimFleet
-from psfleet.testing.fleets import fleet_starter
+from tests.support.fleets import fleet_starter
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
 _subnets = itertools.count(30)

@@ -14,8 +14,8 @@ import pytest
 from psfleet.client import ClientOptions, client_options
 from psfleet.doctor import DoctorReport, diagnose
 from psfleet.simfleet import SimFleet
-from psfleet.testing.fleets import fleet_starter
 from psfleet.transport.options import Endpoint, Timeouts
+from tests.support.fleets import fleet_starter
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
 # Waits long enough for a busy test machine; FAST where a host is meant not to answer.

@@ -12,9 +12,9 @@ from psfleet import eventloop
 from psfleet.loopwatch import LoopWatchdog
 from psfleet.simfleet import SimFleet
 from psfleet.targets.model import Target
-from psfleet.testing.fleets import fleet_starter
-from psfleet.testing.loopguard import no_loop_stall
 from psfleet.transport.options import Timeouts
+from tests.support.fleets import fleet_starter
+from tests.support.loopguard import no_loop_stall
 
 CREDENTIAL = ("LAB\\admin", "psfleet-demo")
 # Short waits keep blackholed hosts from dominating the run time.

@@ -15,7 +15,7 @@ import psfleet
 from psfleet.events import Event, HostDone, HostStatus, RunSummary
 from psfleet.simfleet import SimFleet
 from psfleet.targets.model import Target
-from psfleet.testing.corrupting_proxy import CorruptingProxy, Corruption, Mutation
+from tests.support.corrupting_proxy import CorruptingProxy, Corruption, Mutation
 
 pytestmark = pytest.mark.anyio
 

@@ -16,10 +16,10 @@ import pytest
 import psfleet
 from psfleet.events import HostStatus
 from psfleet.loopwatch import LoopWatchdog
-from psfleet.testing.loopguard import no_loop_stall
-from psfleet.testing.ports import free_port
 from psfleet.testing.sim_process import sim_process
 from psfleet.transport.options import Timeouts
+from tests.support.loopguard import no_loop_stall
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 HOSTS = 5000

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from psfleet.testing.kdc import MitKdc
-from psfleet.testing.ports import free_port
 from psfleet.testing.sim_process import sim_process
+from tests.support.ports import free_port
 
 ADDRESS = "127.13.2.1"
 HOSTS = 12

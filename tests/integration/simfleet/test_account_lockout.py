@@ -20,7 +20,7 @@ from psfleet import errors
 from psfleet.client import connect
 from psfleet.simfleet import SimFleet
 from psfleet.targets.model import Target
-from psfleet.testing.fleets import fleet_starter
+from tests.support.fleets import fleet_starter
 
 pytestmark = pytest.mark.anyio
 

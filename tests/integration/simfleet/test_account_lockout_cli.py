@@ -15,8 +15,8 @@ import yaml
 from pypsrp.client import Client
 from pypsrp.exceptions import AuthenticationError
 
-from psfleet.testing.ports import free_port
 from psfleet.testing.sim_process import sim_process
+from tests.support.ports import free_port
 
 USER, PASSWORD = "LAB\\admin", "psfleet-demo"
 

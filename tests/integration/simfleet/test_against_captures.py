@@ -21,9 +21,9 @@ from psrpcore.types import PSRPMessageType
 from raw_wsman import Answer, RawPeer, psrp_message_types
 
 from psfleet.simfleet.config import SimConfig
-from psfleet.testing.captures import Exchange, capture_names, load_capture
 from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
 from psfleet.wsman import Envelope, names, parse_envelope, parse_fault, shell
+from tests.support.captures import Exchange, capture_names, load_capture
 
 _W = f"{{{names.NS_WSMAN}}}"
 _P = f"{{{names.NS_WSMAN_MS}}}"

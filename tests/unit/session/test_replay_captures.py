@@ -17,10 +17,10 @@ from psfleet import errors
 from psfleet.client import connect
 from psfleet.session import CmdResult, PipelineState, PSObjectView, RunspacePool, SecureString
 from psfleet.session.winrs import run_cmd
-from psfleet.testing.captures import capture_names
-from psfleet.testing.replay import ReplayServer
 from psfleet.transport import AuthOptions, Credential, Endpoint, HostTransport
 from psfleet.wsman import names
+from tests.support.captures import capture_names
+from tests.support.replay import ReplayServer
 
 pytestmark = pytest.mark.anyio
 

@@ -18,8 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from psfleet import errors
 from psfleet.client import connect
-from psfleet.testing.replay import ReplayServer
 from psfleet.transport.auth import CERTIFICATE_AUTHORIZATION
+from tests.support.replay import ReplayServer
 
 pytestmark = pytest.mark.anyio
 

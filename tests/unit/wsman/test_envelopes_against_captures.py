@@ -3,9 +3,9 @@
 import pytest
 
 from psfleet import errors
-from psfleet.testing.captures import capture_names, load_capture
 from psfleet.wsman import names, parse_envelope, parse_fault, shell
 from psfleet.wsman.faults import FaultCode, build_fault, fault_to_error
+from tests.support.captures import capture_names, load_capture
 
 CAPTURES = capture_names()
 

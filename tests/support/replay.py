@@ -24,9 +24,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from psfleet.testing.captures import Exchange, load_capture
 from psfleet.wsman import Envelope, names, parse_envelope, shell
 from psfleet.wsman.faults import FaultCode, build_fault
+from tests.support.captures import Exchange, load_capture
 
 _FRAGMENT_HEADER = struct.Struct(">QQBI")  # object id, fragment id, start/end flags, length
 _START = 0x1

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-_DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "captures" / "windows-2016"
+# tests/support/captures.py -> tests/captures: found from the tests tree, wherever it is.
+_DEFAULT_DIR = Path(__file__).resolve().parents[1] / "captures" / "windows-2016"
 
 
 @dataclass(frozen=True, slots=True)

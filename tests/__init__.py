@@ -1,0 +1,1 @@
+"""psfleet's own tests; `tests.support` holds what they share."""
