@@ -93,7 +93,7 @@ class _HttpStats:
     """simfleet's `/stats`, which any listening host serves for the whole fleet."""
 
     def __init__(self, hosts: tuple[LabHost, ...], ca_file: Path | None) -> None:
-        self._hosts = [host for host in hosts if host.port]
+        self._hosts = hosts
         self._tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
         # Loopback: never through the HTTP(S)_PROXY of the environment.
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
