@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ class SimFleet:
         self._ca: FleetCA | None = None
         self._runner: web.AppRunner | None = None
         self._servers: list[asyncio.Server] = []
+        self._refusers: list[socket.socket] = []  # bound, never listening: connect is refused
         self._runtimes: dict[str, HostRuntime] = {}
         self._state_dir: Path | None = None
         self._owns_state_dir = False
@@ -163,6 +165,8 @@ class SimFleet:
     async def _listen(self, runtime: HostRuntime, ca: FleetCA | None) -> None:
         fact = runtime.facts
         if runtime.fault.kind is FaultKind.REFUSE:
+            if runtime.port == 0:  # a real port where nothing listens, not port 0
+                self._refusers.append(_bound_not_listening(fact.address))
             return
         if runtime.fault.kind is FaultKind.BLACKHOLE:
             server = await asyncio.get_running_loop().create_server(
@@ -191,6 +195,9 @@ class SimFleet:
             for sock in server.sockets:
                 address, port = sock.getsockname()[:2]
                 bound[address] = port
+        for sock in self._refusers:
+            address, port = sock.getsockname()[:2]
+            bound[address] = port
         for i, host in enumerate(self.hosts):
             if host.address in bound:
                 self.hosts[i] = SimHost(
@@ -217,6 +224,9 @@ class SimFleet:
         for server in self._servers:
             server.close()
         self._servers.clear()
+        for sock in self._refusers:
+            sock.close()
+        self._refusers.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -298,3 +308,11 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+def _bound_not_listening(address: str) -> socket.socket:
+    """A TCP port held for a `refuse` host: the kernel answers a connect with RST, as a
+    Windows host whose WinRM service is stopped does, and no other process can take it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((address, 0))
+    return sock
