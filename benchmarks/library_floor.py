@@ -40,13 +40,13 @@ from xml.etree import ElementTree as ET
 
 import aiohttp
 import spnego
-from spnego._ntlm_raw.crypto import ntowfv1
 
 from benchmarks import client_cpu
 from benchmarks.machine import git, load, machine, versions
 from benchmarks.placement import Placement, pinned
 from benchmarks.supervise import ROOT
 from psfleet.transport.connection import HTTPConnection
+from psfleet.transport.nt_hash import nt_hash
 from psfleet.transport.options import Endpoint
 from tests.support.captures import load_capture
 
@@ -160,7 +160,7 @@ class _Ntlm:
     def __init__(self, user_file: Path) -> None:
         user_file.write_text("LAB:admin:psfleet-demo\n", encoding="utf-8")
         os.environ["NTLM_USER_FILE"] = str(user_file)
-        self.credential = spnego.NTLMHash("LAB\\admin", nt_hash=ntowfv1("psfleet-demo").hex())
+        self.credential = spnego.NTLMHash("LAB\\admin", nt_hash=nt_hash("psfleet-demo").hex())
 
     def _client(self) -> Any:
         return spnego.client(

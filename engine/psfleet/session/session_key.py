@@ -1,19 +1,21 @@
 """The session key exchange a pool needs before it sends a SecureString (MS-PSRP 3.1.5.4.1).
 
 The client sends an RSA public key (PUBLIC_KEY); the host answers on the pool's stream
-with its AES session key encrypted to that key (ENCRYPTED_SESSION_KEY). psrpcore makes
-the key pair and opens the answer; psfleet carries both messages on the pool's shell.
-Done once per pool, on the first SecureString to send.
+with its AES session key encrypted to that key (ENCRYPTED_SESSION_KEY). Both travel as
+Windows CryptoAPI key blobs; cryptography's public RSA API makes the key pair and opens
+the answer (psrpcore does this only in a private module). psfleet carries both messages
+on the pool's shell. Done once per pool, on the first SecureString to send.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import struct
 from typing import TYPE_CHECKING
 
 import anyio
-from psrpcore._crypto import create_keypair, decrypt_session_key  # pinned psrpcore 0.3.1
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from psfleet.errors import OperationTimeout, ProtocolError
 from psfleet.session import clixml, psrp
@@ -56,6 +58,29 @@ async def _receive_encrypted_key(link: PoolLink) -> bytes:
                 if message.type == MessageType.EncryptedSessionKey:
                     return _key_bytes(message.data, host)
     raise OperationTimeout(f"no session key from the host within {limit:g}s", host=host)
+
+
+# MS-PSRP 2.2.2.3: a PUBLICKEYBLOB. BLOBHEADER (PUBLICKEYBLOB, version 2, CALG_RSA_KEYX)
+# then RSAPUBKEY ("RSA1", bit length, exponent) and the modulus, little-endian throughout.
+_KEY_BITS = 2048
+_PUBLIC_KEY_HEADER = struct.pack("<BBHI4sI", 0x06, 0x02, 0, 0xA400, b"RSA1", _KEY_BITS)
+# MS-PSRP 2.2.2.4: a SIMPLEBLOB. BLOBHEADER (SIMPLEBLOB, version 2, CALG_AES_256) and the
+# ALG_ID it is sealed with (CALG_RSA_KEYX), then the RSA ciphertext, little-endian.
+_SESSION_KEY_HEADER_SIZE = 12
+
+
+def create_keypair() -> tuple[rsa.RSAPrivateKey, bytes]:
+    """A new RSA key and the PUBLICKEYBLOB that offers its public half to the host."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
+    numbers = private_key.public_key().public_numbers()
+    modulus = numbers.n.to_bytes(_KEY_BITS // 8, "little")
+    return private_key, _PUBLIC_KEY_HEADER + struct.pack("<I", numbers.e) + modulus
+
+
+def decrypt_session_key(private_key: rsa.RSAPrivateKey, blob: bytes) -> bytes:
+    """The AES key in the host's SIMPLEBLOB; ValueError when it is not sealed to `private_key`."""
+    ciphertext = blob[_SESSION_KEY_HEADER_SIZE:][::-1]  # CryptoAPI writes it little-endian
+    return private_key.decrypt(ciphertext, padding.PKCS1v15())
 
 
 def _key_bytes(data: bytes, host: str) -> bytes:

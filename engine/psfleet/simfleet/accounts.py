@@ -6,10 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# pyspnego's own hash functions: the acceptor compares against exactly what they produce.
-from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-
 from psfleet.errors import UsageError
+from psfleet.transport.nt_hash import nt_hash
 
 DEFAULT_DOMAIN = "LAB"
 DEFAULT_USER = "admin"
@@ -44,13 +42,14 @@ class Accounts:
     def write_ntlm_file(self, path: Path) -> Path:
         """The NTLM_USER_FILE pyspnego's acceptor reads, in smbpasswd form.
 
-        With the LM and NT hashes written out, the acceptor does not derive them again
-        (pure-Python DES and MD4) on every login; one line per way a client may name
-        the user (DOMAIN\\user, user@DOMAIN, user).
+        With the NT hash written out, the acceptor derives nothing on a login; from a
+        password it would derive the LM hash too (pure-Python DES, ~0.8 ms), which NTLMv2
+        never uses and Windows no longer stores (the zeros here). One line per way a
+        client may name the user (DOMAIN\\user, user@DOMAIN, user).
         """
         lines = []
         for account in self.all:
-            hashes = f"{lmowfv1(account.password).hex()}:{ntowfv1(account.password).hex()}"
+            hashes = f"{'0' * 32}:{nt_hash(account.password).hex()}"
             for name in (account.qualified, f"{account.user}@{account.domain}", account.user):
                 lines.append(f"{name}:1000:{hashes}:[U]:LCT-00000000")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -19,7 +19,6 @@ from psrpcore.types import (
     PSType,
     PSVersion,
 )
-from psrpcore.types._base import PSObjectMeta
 
 from psfleet.simfleet.hostfacts import HostFacts
 
@@ -79,7 +78,7 @@ def make(
 ) -> PSObject:
     """A PSObject with the given .NET type chain, ToString and properties."""
     obj = PSObject()
-    meta: PSObjectMeta = obj.PSObject
+    meta = obj.PSObject  # psrpcore's PSObjectMeta, which it does not export
     meta.type_names = [*type_names, "System.Object"]
     meta.adapted_properties = [note(k, v, obj) for k, v in adapted.items()]
     meta.extended_properties = [note(k, v, obj) for k, v in (extended or {}).items()]
