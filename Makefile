@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
+# The exact versions the tests run with; pyproject.toml gives only compatible ranges.
+CONSTRAINTS := .ci/constraints.txt
 KRB5_PACKAGES := krb5-kdc krb5-admin-server krb5-user libkrb5-dev
 
-.PHONY: demo test lint typecheck unit integration bench bench-full clean system-packages
+.PHONY: demo test lint typecheck unit integration bench bench-full clean system-packages lock
 
 # gssapi builds against libkrb5-dev and the Kerberos tests need a real MIT KDC.
 $(SYSTEM_STAMP):
@@ -20,13 +22,28 @@ $(SYSTEM_STAMP):
 	fi
 	@touch $@
 
-$(STAMP): pyproject.toml $(SYSTEM_STAMP)
+$(STAMP): pyproject.toml $(CONSTRAINTS) $(SYSTEM_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev,bench]'
 	@touch $@
 
 system-packages: $(SYSTEM_STAMP)
+
+# Rewrites $(CONSTRAINTS) from pyproject.toml, keeping its pins where they still fit:
+# `make lock` after a dependency change, `make lock LOCK_FLAGS=--upgrade` to move every
+# pin (or LOCK_FLAGS='--upgrade-package aiohttp' for one). Written by uv's resolver, not
+# pip-tools: one --universal file holds the Windows-only and Linux-only pins under their
+# markers (Windows admins run psfleet too), and uv does not break when pip moves (pip-tools
+# drives pip's internals, and the install above upgrades pip). Only this target needs uv:
+# installs, CI included, read the file with plain pip.
+UV_VERSION := 0.13.9
+LOCK_FLAGS ?=
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --universal \
+		--python-version 3.11 --custom-compile-command 'make lock' $(LOCK_FLAGS) -o $(CONSTRAINTS)
 
 demo: $(STAMP)
 	$(BIN)/python -m psfleet.demo
