@@ -6,14 +6,14 @@ status. The rules, in the order they apply:
 
 1. The commands ran to their end: `ok`, or the script's errors (`failed`, or
    `double_hop_denied` with its remedy).
-2. The host gave a definite answer (a refused login, a credential the lockout guard
-   withheld, a WSMan fault, an HTTP error status): the error's own status, even if the run
-   was stopped meanwhile. An answer is not a consequence of being stopped.
-3. The host's work was cut off (Ctrl-C, a cancelled run, the host's or the run's deadline):
-   `cancelled` or `timeout`. A broken connection, a half-read answer or an abandoned wait
-   that comes with it is what the cut-off left behind, not the host's fault.
-4. Otherwise the error's type decides (errors.py says which status each type means); an
-   error after a command started says that the command may have run.
+2. An attempt ended with an error: the status its type means (errors.py), even if the run
+   was stopped or a deadline passed meanwhile. A stop reaches an attempt as a cancellation,
+   never as an error, so an error is something that happened to the host, often before
+   the stop, with the shielded cleanup after it still running. It says more than
+   `timeout` or `cancelled` would. An error of the connection or the answers after a
+   command started says in its remedy that the command may have run.
+3. The host's work was cut off with no error (Ctrl-C, a cancelled run, the host's or the
+   run's deadline): `cancelled` or `timeout`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ from psfleet.events import HostStatus
 from psfleet.fanout.diagnose import find_double_hop, remedy
 from psfleet.fanout.outcome import ScriptOutcome
 
-# What a cut-off leaves behind: a dropped connection, an abandoned wait, a half-read answer.
-_BROKEN_OFF = (errors.ConnectError, errors.OperationTimeout, errors.ProtocolError, errors.Cancelled)
+# Errors that leave unknown how far a started command got: a dropped connection, a wait
+# that went unanswered, an answer that could not be read, an HTTP error instead of one.
+_LOST_TRACK = (
+    errors.ConnectError,
+    errors.OperationTimeout,
+    errors.ProtocolError,
+    errors.HTTPStatusError,
+)
 _MAY_HAVE_RUN = (
     "A command had started: it may have run on the host, in full or in part. Check before "
     "running it again (psfleet retries a started command only with --retry-started)."
@@ -73,16 +79,11 @@ OK = Verdict(HostStatus.OK)
 def final_status(happened: Happened) -> Verdict:
     if happened.script is not None:
         return _script_verdict(happened.host, happened.script)
-    error = happened.error
-    if happened.stop is not None and (error is None or _broken_off(error)):
+    if happened.error is not None:
+        return _error_verdict(happened.error, started=happened.started)
+    if happened.stop is not None:
         return _stopped(happened.stop, happened.limit_s)
-    if error is None:
-        return Verdict(HostStatus.CANCELLED, "Cancelled", "the host did not finish")
-    return _error_verdict(error, started=happened.started)
-
-
-def _broken_off(error: BaseException) -> bool:
-    return isinstance(error, _BROKEN_OFF) or not isinstance(error, errors.PsfleetError)
+    return Verdict(HostStatus.CANCELLED, "Cancelled", "the host did not finish")
 
 
 def _stopped(stop: Stop, limit_s: float | None) -> Verdict:
@@ -101,7 +102,7 @@ def _error_verdict(error: BaseException, *, started: bool) -> Verdict:
         # A bug of ours: report it on the host rather than lose the run.
         return Verdict(HostStatus.FAILED, type(error).__name__, str(error) or repr(error))
     advice = getattr(error, "remedy", None) or None
-    if advice is None and started and isinstance(error, (*_BROKEN_OFF, errors.HTTPStatusError)):
+    if advice is None and started and isinstance(error, _LOST_TRACK):
         advice = _MAY_HAVE_RUN
     return Verdict(error.status, type(error).__name__, error.message, advice)
 
