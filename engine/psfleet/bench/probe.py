@@ -20,7 +20,7 @@ from psfleet.bench.timing import TimedTransport, timed_pool
 from psfleet.client import ClientOptions
 from psfleet.errors import OperationTimeout, PsfleetError
 from psfleet.events import HostStatus
-from psfleet.fanout.outcome import classify
+from psfleet.fanout.status import Happened, final_status
 from psfleet.transport.options import Endpoint
 from psfleet.wsman import fault_to_error, parse_envelope, parse_fault
 from psfleet.wsman.identify import IDENTIFY_REQUEST, parse_identify_response
@@ -66,11 +66,11 @@ class HostProbe:
         return (self.first_command_s is not None) + len(self.warm_s)
 
     def fail(self, error: BaseException) -> None:
-        classified = classify(error)
+        verdict = final_status(Happened(self.host, error=error))
         self.status, self.error_type, self.error = (
-            classified.status,
-            classified.error_type,
-            classified.message,
+            verdict.status,
+            verdict.error_type,
+            verdict.message,
         )
 
 

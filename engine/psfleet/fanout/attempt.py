@@ -10,42 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from psfleet import errors
 from psfleet.client import ClientOptions
 from psfleet.events import Event, RecordEvent, Stream
 from psfleet.fanout.options import RunOptions
-from psfleet.fanout.outcome import AttemptFailed
+from psfleet.fanout.outcome import AttemptFailed, ScriptOutcome
 from psfleet.session.pool import RunspacePool
 from psfleet.session.records import PipelineState
 from psfleet.targets.model import Target
-
-if TYPE_CHECKING:
-    from psfleet.fanout.pools import PoolSource
 from psfleet.transport.options import AuthMethod, Credential, Endpoint
 
 Emit = Callable[[Event], Awaitable[None]]
-_KEPT_ERRORS = 20
 
 
-@dataclass(slots=True)
-class ScriptOutcome:
-    """How the commands themselves went on a host that was reached."""
+class PoolSource(Protocol):
+    """Where an attempt gets its host's pool (fanout.pools has the two kinds) and gives it back."""
 
-    error_records: list[Any] = field(default_factory=list)  # the first few, for diagnosis
-    error_count: int = 0
-    terminating: Any = None  # the ErrorRecord that ended a Failed pipeline
+    async def acquire(self, target: Target) -> RunspacePool: ...
 
-    @property
-    def failed(self) -> bool:
-        return self.error_count > 0 or self.terminating is not None
-
-    def add_error(self, record: Any) -> None:
-        self.error_count += 1
-        if len(self.error_records) < _KEPT_ERRORS:
-            self.error_records.append(record)
+    async def release(self, target: Target, pool: RunspacePool, *, broken: bool) -> None: ...
 
 
 def endpoint_for(target: Target, options: RunOptions) -> Endpoint:

@@ -5,6 +5,8 @@ credentials it can pass on: whatever the script asks of a second machine (nested
 Invoke-Command, a UNC path, Test-Cluster) fails with "Access is denied". These are
 the error ids Windows gives those failures; the remedy is CredSSP or Kerberos
 delegation.
+
+Only the finding is made here; fanout.status decides what it makes of the host.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from psfleet.events import HostStatus
-from psfleet.fanout.outcome import Classified
 
 _REMOTING_DENIED = ("AccessDenied,PSSessionStateBroken",)
 _PATH_DENIED = ("DirUnauthorizedAccessError", "ItemExistsUnauthorizedAccessError")
@@ -65,29 +64,3 @@ def find_double_hop(first_hop: str, records: Iterable[Any]) -> DoubleHop | None:
         if second and second.split(".", 1)[0].lower() != first_hop.split(".", 1)[0].lower():
             return DoubleHop(first_hop, second, record)
     return None
-
-
-def script_failure(host: str, error_records: Iterable[Any], terminating: Any) -> Classified:
-    """The final status of a host whose script reported errors."""
-    records = [*error_records, *([terminating] if terminating is not None else [])]
-    hop = find_double_hop(host, records)
-    if hop is not None:
-        return Classified(
-            HostStatus.DOUBLE_HOP_DENIED,
-            "DoubleHopDenied",
-            str(getattr(hop.record, "message", "Access is denied")),
-            remedy(host, hop.second_hop),
-        )
-    if terminating is not None:
-        return Classified(
-            HostStatus.FAILED,
-            "RemoteScriptError",
-            str(getattr(terminating, "message", terminating)),
-            None,
-        )
-    count = len(records)
-    first = str(getattr(records[0], "message", records[0])) if records else ""
-    plural = "s" if count != 1 else ""
-    return Classified(
-        HostStatus.FAILED, "RemoteScriptError", f"{count} error record{plural}: {first}", None
-    )

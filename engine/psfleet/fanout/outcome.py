@@ -1,11 +1,36 @@
-"""From an exception to a host's final status: the one place failures are classified."""
+"""What one attempt at a host ended with, and whether a failed attempt may be tried again.
+
+An attempt either runs every command to its end (a ScriptOutcome, with the script's own
+errors) or fails (AttemptFailed, saying whether a command may have run). fanout.status
+turns either into the host's final status.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from psfleet import errors
-from psfleet.events import HostStatus
+
+_KEPT_ERRORS = 20
+
+
+@dataclass(slots=True)
+class ScriptOutcome:
+    """How the commands themselves went on a host that was reached."""
+
+    error_records: list[Any] = field(default_factory=list)  # the first few, for diagnosis
+    error_count: int = 0
+    terminating: Any = None  # the ErrorRecord that ended a Failed pipeline
+
+    @property
+    def failed(self) -> bool:
+        return self.error_count > 0 or self.terminating is not None
+
+    def add_error(self, record: Any) -> None:
+        self.error_count += 1
+        if len(self.error_records) < _KEPT_ERRORS:
+            self.error_records.append(record)
 
 
 class AttemptFailed(Exception):
@@ -28,19 +53,3 @@ def should_retry(failure: BaseException, *, retry_started: bool) -> bool:
     if not isinstance(failure, AttemptFailed):
         return False
     return is_retryable(failure.error) and (retry_started or not failure.started)
-
-
-@dataclass(frozen=True, slots=True)
-class Classified:
-    status: HostStatus
-    error_type: str
-    message: str
-    remedy: str | None
-
-
-def classify(error: BaseException) -> Classified:
-    if isinstance(error, errors.PsfleetError):
-        remedy = getattr(error, "remedy", None) or None
-        return Classified(error.status, type(error).__name__, error.message, remedy)
-    # Anything else is a bug of ours; report it on the host rather than lose the run.
-    return Classified(HostStatus.FAILED, type(error).__name__, str(error) or repr(error), None)

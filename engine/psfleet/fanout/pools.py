@@ -1,9 +1,11 @@
-"""Where a host's runspace pool comes from: opened per run, or kept open across commands (Fleet)."""
+"""Where a host's runspace pool comes from: opened per run, or kept open across commands (Fleet).
+
+Both kinds implement attempt.PoolSource: this module depends on the attempt, never the reverse.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol
 
 import anyio
 
@@ -14,12 +16,6 @@ from psfleet.fanout.options import RunOptions
 from psfleet.fanout.ratelimit import ConnectRate
 from psfleet.session.pool import RunspacePool
 from psfleet.targets.model import Target
-
-
-class PoolSource(Protocol):
-    async def acquire(self, target: Target) -> RunspacePool: ...
-
-    async def release(self, target: Target, pool: RunspacePool, *, broken: bool) -> None: ...
 
 
 class FreshPools:

@@ -8,6 +8,7 @@ exactly one HostDone, whatever happens, including interruption.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,16 +29,15 @@ from psfleet.events import (
     HostDone,
     HostRetry,
     HostStarted,
-    HostStatus,
     RecordEvent,
     RunSummary,
 )
-from psfleet.fanout.attempt import Emit, ScriptOutcome, attempt_host
-from psfleet.fanout.diagnose import script_failure
+from psfleet.fanout.attempt import Emit, PoolSource, attempt_host
 from psfleet.fanout.options import RunOptions
-from psfleet.fanout.outcome import AttemptFailed, Classified, classify, should_retry
-from psfleet.fanout.pools import FreshPools, PoolSource
+from psfleet.fanout.outcome import AttemptFailed, should_retry
+from psfleet.fanout.pools import FreshPools
 from psfleet.fanout.result import FleetResult, HostResult
+from psfleet.fanout.status import Happened, Stop, Verdict, final_status
 from psfleet.session.shell_ledger import ShellLedger, recording
 from psfleet.targets.model import Target
 from psfleet.transport.credentials import CredentialWithheld
@@ -112,16 +112,25 @@ class Scheduler:
             with anyio.CancelScope(shield=True):
                 for target in self.targets:
                     if target.name not in self._done:
-                        await self._finish(target.name, self._stopped_status(), 0.0, 0, None)
+                        verdict = final_status(self._happened(target.name, None))
+                        await self._finish(target.name, verdict, 0.0, 0)
                 self.result.wall_s = time.monotonic() - started
                 self.result.shells_possibly_open = list(ledger.hosts)
                 await self._emit(self._summary())
         return self.result
 
-    def _stopped_status(self) -> HostStatus:
-        if anyio.current_time() >= self._deadline and not self.result.interrupted:
-            return HostStatus.TIMEOUT
-        return HostStatus.CANCELLED
+    def _cut_off(self, host_deadline: anyio.CancelScope | None) -> tuple[Stop | None, float | None]:
+        """Whether the run or the host's deadline stopped its work, and that limit's seconds."""
+        if self.result.interrupted:
+            return Stop.INTERRUPTED, None
+        now = anyio.current_time()
+        if now >= self._deadline:
+            return Stop.RUN_DEADLINE, self.options.run_timeout
+        if host_deadline is not None and (
+            host_deadline.cancel_called or now >= host_deadline.deadline
+        ):
+            return Stop.HOST_DEADLINE, self.options.host_timeout
+        return None, None
 
     async def _host(self, target: Target) -> None:
         try:
@@ -150,43 +159,64 @@ class Scheduler:
 
     async def _overdue(self, target: Target, clock: _HostClock, limit: float) -> None:
         await anyio.sleep(limit + HOST_DONE_GRACE_S)
+        verdict = final_status(Happened(target.name, stop=Stop.HOST_DEADLINE, limit_s=limit))
         with anyio.CancelScope(shield=True):
-            await self._finish(
-                target.name,
-                HostStatus.TIMEOUT,
-                clock.elapsed,
-                clock.attempts,
-                classify_timeout(limit),
-            )
+            await self._finish(target.name, verdict, clock.elapsed, clock.attempts)
 
     async def _attempts(self, target: Target, clock: _HostClock, limit: float | None) -> None:
-        status, failure = HostStatus.CANCELLED, None
+        deadline = anyio.CancelScope(
+            deadline=math.inf if limit is None else anyio.current_time() + limit
+        )
+        happened = Happened(target.name, stop=Stop.CANCELLED)
         try:
             await self._emit(HostStarted(target.name, 1))
-            with anyio.fail_after(limit):
+            happened = await self._attempt_within(target, clock, deadline)
+        except anyio.get_cancelled_exc_class():
+            happened = self._happened(target.name, deadline)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(
+                    target.name, final_status(happened), clock.elapsed, clock.attempts
+                )
+
+    async def _attempt_within(
+        self, target: Target, clock: _HostClock, deadline: anyio.CancelScope
+    ) -> Happened:
+        """Attempt the host, retried while safe, until it ends or `deadline` cuts it off."""
+        try:
+            with deadline:
                 async for attempt in self._retrying(target):
                     with attempt:
                         clock.attempts += 1
                         outcome = await attempt_host(
                             target, self.commands, self.args, self.options, self._emit, self._pools
                         )
-            status, failure = _script_status(target.name, outcome)
         except AttemptFailed as failed:
-            classified = classify(failed.error)
-            status, failure = classified.status, classified
-        except TimeoutError:
-            status = HostStatus.TIMEOUT
-            failure = classify_timeout(limit)
-        except anyio.get_cancelled_exc_class():
-            status = self._stopped_status()
-            raise
+            return self._happened(target.name, deadline, error=failed.error, started=failed.started)
         except Exception as exc:  # a bug of ours: report it on this host, keep the run going
             log.exception("host task failed", host=target.name)
-            failure = classify(exc)
-            status = failure.status
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._finish(target.name, status, clock.elapsed, clock.attempts, failure)
+            return self._happened(target.name, deadline, error=exc)
+        if deadline.cancelled_caught:
+            return self._happened(target.name, deadline)
+        return Happened(target.name, script=outcome)
+
+    def _happened(
+        self,
+        host: str,
+        host_deadline: anyio.CancelScope | None,
+        *,
+        error: BaseException | None = None,
+        started: bool = False,
+    ) -> Happened:
+        """A host that got no result: its error, if any, and what cut its work off, if anything.
+
+        Without an error, something did: an outside cancellation when nothing else explains it.
+        """
+        stop, limit = self._cut_off(host_deadline)
+        if stop is None and error is None:
+            stop = Stop.CANCELLED
+        return Happened(host, error=error, started=started, stop=stop, limit_s=limit)
 
     def _retrying(self, target: Target) -> AsyncRetrying:
         async def announce(state: RetryCallState) -> None:
@@ -215,27 +245,24 @@ class Scheduler:
             reraise=True,
         )
 
-    async def _finish(
-        self, host: str, status: HostStatus, duration: float, attempts: int, failure: Any
-    ) -> None:
+    async def _finish(self, host: str, verdict: Verdict, duration: float, attempts: int) -> None:
         if host in self._done:
             return
         self._done.add(host)
         result = self.result.hosts[host]
-        result.status, result.duration_s, result.attempts = status, duration, attempts
-        if failure is not None:
-            result.error_type, result.error_message = failure.error_type, failure.message
-            result.remedy = failure.remedy
-        log.info("host done", host=host, status=status.value, attempts=attempts)
+        result.status, result.duration_s, result.attempts = verdict.status, duration, attempts
+        result.error_type, result.error_message = verdict.error_type, verdict.message
+        result.remedy = verdict.remedy
+        log.info("host done", host=host, status=verdict.status.value, attempts=attempts)
         await self._emit(
             HostDone(
                 host,
-                status,
+                verdict.status,
                 round(duration, 6),
                 attempts,
-                result.error_type,
-                result.error_message,
-                result.remedy,
+                verdict.error_type,
+                verdict.message,
+                verdict.remedy,
             )
         )
 
@@ -253,16 +280,3 @@ class Scheduler:
             tuple(self.result.shells_possibly_open),
             sum(h.error_type == WITHHELD for h in self.result.hosts.values()),
         )
-
-
-def _script_status(host: str, outcome: ScriptOutcome) -> tuple[HostStatus, Classified | None]:
-    if not outcome.failed:
-        return HostStatus.OK, None
-    failure = script_failure(host, outcome.error_records, outcome.terminating)
-    return failure.status, failure
-
-
-def classify_timeout(limit: float | None) -> Classified:
-    return Classified(
-        HostStatus.TIMEOUT, "OperationTimeout", f"the host did not finish within {limit:g}s", None
-    )

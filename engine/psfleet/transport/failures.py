@@ -63,7 +63,12 @@ def _reason(exc: BaseException) -> str:
 
 
 def status_error(status: int, reason: str, body: bytes, host: str) -> errors.PsfleetError:
-    """The typed error for a non-200 answer; a WSMan fault body gives the fault itself."""
+    """The typed error for a non-200 answer; a WSMan fault body gives the fault itself.
+
+    WinRM answers 500 only with a fault: a 500 whose body is something else (noise, an HTML
+    page) is an answer that cannot be understood. A bodiless 500 or another status says
+    plainly that the service cannot serve us.
+    """
     if status == 401:
         return errors.AuthError("the host rejected the credentials (HTTP 401)", host=host)
     if body.lstrip().startswith(b"<"):
@@ -73,4 +78,7 @@ def status_error(status: int, reason: str, body: bytes, host: str) -> errors.Psf
             envelope = None
         if envelope is not None and envelope.is_fault:
             return fault_to_error(parse_fault(envelope), host=host)
-    return errors.HTTPStatusError(status, f"HTTP {status} {reason}".strip(), host=host)
+    said = f"HTTP {status} {reason}".strip()
+    if status == 500 and body.strip():
+        return errors.ProtocolError(f"{said} whose body is not a WSMan fault", host=host)
+    return errors.HTTPStatusError(status, said, host=host)

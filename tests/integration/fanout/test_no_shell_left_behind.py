@@ -33,12 +33,14 @@ class Recorder:
         self.events.append(event)
 
 
-def proxied(fleet: SimFleet, subnet: int) -> tuple[dict[str, tuple[str, int]], list[Target]]:
-    """A proxy address per host (127.12.SUBNET.x) and the targets that go through it."""
+def proxied(
+    fleet: SimFleet, subnet: int, network: str = "127.12"
+) -> tuple[dict[str, tuple[str, int]], list[Target]]:
+    """A proxy address per host (NETWORK.SUBNET.x) and the targets that go through it."""
     routes: dict[str, tuple[str, int]] = {}
     targets = []
     for index, host in enumerate(fleet.hosts, start=1):
-        address = f"127.12.{subnet}.{index}"
+        address = f"{network}.{subnet}.{index}"
         routes[address] = (host.address, host.port)
         targets.append(Target(host.name, address, 5985))
     return routes, targets
@@ -65,9 +67,9 @@ def plan(addresses: list[str], answers_per_host: int) -> dict[str, Corruption]:
 def expected(corruption: Corruption, answers_per_host: int) -> HostStatus:
     if corruption.answer == answers_per_host:
         return HostStatus.OK  # the Delete's answer: the script had finished, the retry deletes
-    if corruption.kind in (Mutation.GARBAGE_500, Mutation.CUT):
-        return HostStatus.UNREACHABLE  # an HTTP error, a dropped connection: not garbage
-    return HostStatus.PROTOCOL_ERROR
+    if corruption.kind is Mutation.CUT:
+        return HostStatus.UNREACHABLE  # a dropped connection: not garbage
+    return HostStatus.PROTOCOL_ERROR  # a garbage 500 too: the host answered, not understandably
 
 
 async def test_every_host_gets_a_typed_status_and_no_shell_stays_open(
@@ -124,3 +126,28 @@ async def test_a_shell_whose_delete_cannot_get_through_is_named_in_the_summary(
     summary = recorder.events[-1]
     assert isinstance(summary, RunSummary) and summary.shells_possibly_open == ("node02",)
     assert fleet.stats()["shells_open"] == 1  # the other hosts closed theirs
+
+
+@pytest.mark.parametrize(
+    ("answer", "started"),
+    [(2, False), (6, True)],
+    ids=["the create's answer", "a receive of the running command"],
+)
+async def test_a_garbage_500_is_a_protocol_error_not_an_unreachable_host(
+    fleet_factory: Any, run_settings: Any, answer: int, started: bool
+) -> None:
+    fleet = await fleet_factory(hosts=2)
+    routes, targets = proxied(fleet, answer, network="127.22")
+    spoiled = next(iter(routes))
+    plans = {spoiled: Corruption(Mutation.GARBAGE_500, answer)}
+    async with CorruptingProxy(routes, plans, port=5985) as proxy:
+        result = await psfleet.arun(targets, SCRIPT, **run_settings(retries=0))
+        seen = proxy.answers(spoiled)
+
+    assert (seen[answer - 1].status, seen[answer - 1].corrupted) == (200, Mutation.GARBAGE_500)
+    host = result.hosts["node01"]
+    assert (host.status, host.error_type) == (HostStatus.PROTOCOL_ERROR, "ProtocolError")
+    assert host.error_message == "HTTP 500 Internal Server Error whose body is not a WSMan fault"
+    assert (host.remedy is not None and "may have run" in host.remedy) is started
+    assert result.hosts["node02"].status is HostStatus.OK
+    assert fleet.stats()["shells_open"] == 0
