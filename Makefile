@@ -51,6 +51,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check engine plugins tests benchmarks
 	$(BIN)/ruff format --check engine plugins tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy -p psfleet -p psfleet_plugins
