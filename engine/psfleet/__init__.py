@@ -20,10 +20,7 @@ from psfleet.events import (
     Stream,
 )
 from psfleet.fanout import Fleet, FleetResult, HostResult, RunOptions, arun, run, stream
-from psfleet.logs import configure_library_default
 from psfleet.session import SecureString
-
-configure_library_default()
 
 __all__ = [
     "ClientOptions",

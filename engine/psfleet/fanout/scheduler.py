@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import structlog
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -38,11 +37,12 @@ from psfleet.fanout.outcome import AttemptFailed, should_retry
 from psfleet.fanout.pools import FreshPools
 from psfleet.fanout.result import FleetResult, HostResult
 from psfleet.fanout.status import Happened, Stop, Verdict, final_status
+from psfleet.logs import get_logger
 from psfleet.session.shell_ledger import ShellLedger, recording
 from psfleet.targets.model import Target
 from psfleet.transport.credentials import CredentialWithheld
 
-log = structlog.get_logger("psfleet.run")
+log = get_logger("psfleet.run")
 WITHHELD = CredentialWithheld.__name__
 
 _SLOWEST = 5

@@ -17,10 +17,10 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import structlog
 
 from psfleet.errors import ProtocolError, PsfleetError
 from psfleet.events import RecordEvent
+from psfleet.logs import get_logger
 from psfleet.session import psrp
 from psfleet.session.decode import FINAL_STATES, record_of, state_of
 from psfleet.session.psrp import MessageType
@@ -30,7 +30,7 @@ from psfleet.session.wsman import ReceiveTimedOut, WSManShell
 from psfleet.wsman import names
 from psfleet.wsman.shell import StreamChunk
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(slots=True)

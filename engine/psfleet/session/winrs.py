@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 
 import anyio
-import structlog
 
 from psfleet.errors import PsfleetError
+from psfleet.logs import get_logger
 from psfleet.session.records import CmdResult
 from psfleet.session.wsman import ReceiveTimedOut, WSManShell
 from psfleet.transport.host import HostTransport
 from psfleet.wsman import names
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # UTF-8 console output, whatever the host's OEM code page is.
 _SHELL_OPTIONS = {"WINRS_CODEPAGE": "65001"}

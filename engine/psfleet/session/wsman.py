@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import structlog
-
 from psfleet.errors import (
     AuthError,
     ProtocolError,
@@ -19,6 +17,7 @@ from psfleet.errors import (
     UsageError,
     WSManFault,
 )
+from psfleet.logs import get_logger
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import Wait
 from psfleet.transport.receipt import Receipt
@@ -33,7 +32,7 @@ from psfleet.wsman import (
 from psfleet.wsman.envelope import RequestTemplate, request_template
 from psfleet.wsman.faults import FaultCode
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _MAX_TEMPLATES = 16  # a shell uses six actions; more keys would mean an unusual caller
 _KEEPALIVE_OPTION = {"WSMAN_CMDSHELL_OPTION_KEEPALIVE": "True"}

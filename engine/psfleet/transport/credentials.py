@@ -22,16 +22,16 @@ from typing import Any
 
 import anyio
 import spnego
-import structlog
 
 from psfleet.errors import AuthError
+from psfleet.logs import get_logger
 from psfleet.transport import kerberos
 from psfleet.transport.blocking import DaemonCall
 from psfleet.transport.kerberos import KdcFailure, KdcVerdict, TicketCache
 from psfleet.transport.nt_hash import nt_hash
 from psfleet.transport.options import AuthMethod, AuthOptions, Timeouts
 
-log = structlog.get_logger("psfleet.auth")
+log = get_logger("psfleet.auth")
 
 AUTH_FAILED_REMEDY = (
     "Check the user name (DOMAIN\\user or user@REALM) and the password; the account may be "
