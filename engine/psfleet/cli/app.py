@@ -8,6 +8,7 @@ import typer
 
 from psfleet import __version__
 from psfleet.cli import bench, doctor, run, shell, sim
+from psfleet.logs import configure_cli
 
 app = typer.Typer(
     name="psfleet",
@@ -40,6 +41,7 @@ app.command("bench")(bench.bench)
 
 
 def main() -> None:
+    configure_cli()  # the command is the application: its logging is ours to set, not a library's
     try:
         app()
     except KeyboardInterrupt:

@@ -1,16 +1,20 @@
-"""`psfleet sim`: start a simulated fleet of WinRM/PSRP hosts on loopback addresses."""
+"""`psfleet sim`: start a simulated fleet of WinRM/PSRP hosts on loopback addresses.
+
+The simulator (a PowerShell subset, aiohttp's server) is imported only when the command
+runs: every other command, and `--help`, starts without it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from psfleet.errors import UsageError
-from psfleet.simfleet.certs import FleetCA
-from psfleet.simfleet.config import Quotas, SimConfig
-from psfleet.simfleet.runner import serve
+
+if TYPE_CHECKING:
+    from psfleet.simfleet.config import SimConfig
 
 
 def sim(
@@ -91,6 +95,9 @@ def sim(
     ] = None,
 ) -> None:
     """Start a simulated fleet; runs until SIGINT/SIGTERM. Prints a line starting with `ready`."""
+    from psfleet.simfleet.config import Quotas, SimConfig  # noqa: PLC0415 - see the docstring
+    from psfleet.simfleet.runner import serve  # noqa: PLC0415
+
     try:
         config = SimConfig(
             hosts=hosts,
@@ -128,6 +135,8 @@ def sim(
 def _write_client_certificate(config: SimConfig, user: str) -> None:
     # Issued before the fleet starts, from the CA the fleet will then load: a known
     # --state-dir is what tells the user where the files are.
+    from psfleet.simfleet.certs import FleetCA  # noqa: PLC0415 - only when the command runs
+
     if not config.tls or config.state_dir is None:
         raise UsageError("--client-cert needs --tls and --state-dir")
     upn = config.client_upn(user)
