@@ -22,6 +22,7 @@ from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageErr
 from psfleet.transport import framing
 from psfleet.transport.blocking import off_loop
 from psfleet.transport.credentials import AuthPlan
+from psfleet.transport.kerberos import INSTALL_HINT
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint
 
 # WS-Management's marker for "authenticate me by the TLS client certificate".
@@ -251,4 +252,10 @@ def _new_context(
     except spnego.exceptions.SpnegoError as exc:
         raise AuthError(
             f"cannot start {auth.method} auth: {exc.message}", host=endpoint.host
+        ) from None
+    except ImportError as missing:  # pyspnego's GSSAPI proxy without python-gssapi (not Windows)
+        raise AuthError(
+            f"cannot start {auth.method} auth: {missing}",
+            host=endpoint.host,
+            remedy=f"Kerberos needs python-gssapi on this machine: {INSTALL_HINT}.",
         ) from None
