@@ -55,7 +55,11 @@ def configure_cli() -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(_formatter(structlog.dev.ConsoleRenderer(colors=False)))
+    # A plain traceback: rich's default one prints local variables, which may hold secrets.
+    console = structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
+    handler.setFormatter(_formatter(console))
     root = logging.getLogger("psfleet")
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
