@@ -19,8 +19,14 @@ from psfleet.cli.app import app
 CAPTURED = Path(__file__).with_name("options_users_see.json")
 COMMANDS = ("run", "shell", "doctor", "bench")
 
-# Options a command gained when every command took the same connection options (issue 12).
-ADDED: dict[str, set[str]] = {"run": set(), "shell": set(), "doctor": set(), "bench": set()}
+# Options a command gained when every command took the same connection options (issue 12):
+# shell could not use --auth certificate (no --client-cert) nor Basic over HTTP before.
+ADDED: dict[str, set[str]] = {
+    "run": set(),
+    "shell": {"client_cert", "client_key", "allow_basic_over_http", "max_auth_failures"},
+    "doctor": {"max_auth_failures"},
+    "bench": {"max_auth_failures"},
+}
 
 
 def describe(param: Any) -> dict[str, Any]:
