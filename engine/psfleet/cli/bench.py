@@ -9,6 +9,7 @@ call for. The same code measures simfleet in the benchmark harness.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -24,9 +25,10 @@ from psfleet import eventloop
 from psfleet.bench import DEFAULT_SCRIPT, ProbePlan, bench_fleet, fleet_json
 from psfleet.bench.fleet import OnProbe
 from psfleet.bench.usage import raise_open_file_limit
-from psfleet.cli import common
-from psfleet.cli.common import ConnectionArgs
+from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.session_setup import CREDSSP_WARNING, resolve_all_targets
+from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
 from psfleet.fanout.options import DEFAULT_THROTTLE, RunOptions
 
@@ -41,13 +43,10 @@ _LATENCIES = (
 )
 
 
+@with_option_groups(connection=ConnectionArgs)
 def bench(
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Hosts: names, a,b,c lists, node[01-64] ranges, @file, inventory patterns."
-        ),
-    ] = None,
+    targets: Targets = None,
+    *,
     command: Annotated[
         str,
         typer.Option(
@@ -70,26 +69,12 @@ def bench(
     cluster: Annotated[
         str | None, typer.Option(help="Probe every node of this failover cluster.")
     ] = None,
-    inventory: common.Inventory = None,
-    auth: common.Auth = "negotiate",
-    user: common.User = None,
-    password_file: common.PasswordFile = None,
-    ssl: common.Ssl = False,
-    port: common.Port = None,
-    ca_file: common.CaFile = None,
-    insecure_skip_tls_verify: common.Insecure = False,
-    client_cert: common.ClientCert = None,
-    client_key: common.ClientKey = None,
-    configuration_name: common.Configuration = "Microsoft.PowerShell",
-    delegate_to: common.DelegateTo = None,
-    delegate: common.Delegate = False,
-    allow_basic_over_http: common.AllowBasicHttp = False,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
     throttle: Annotated[int, typer.Option(min=1, help="Hosts probed at once.")] = DEFAULT_THROTTLE,
     timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds per host for the whole probe.")
     ] = 60.0,
-    connect_timeout: common.ConnectTimeout = 10.0,
-    operation_timeout: common.OperationTimeout = 20.0,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (totals and per_host).")
     ] = False,
@@ -102,17 +87,14 @@ def bench(
     Changes nothing on the hosts (unless your -c script does). Exit code: 0 every host
     ok, 1 some host failed, 2 usage error.
     """
-    connection = ConnectionArgs.pick(locals())
     plan = ProbePlan(
         script=command, commands=commands, host_timeout_s=timeout, unloaded_hosts=unloaded
     )
     try:
         if not command.strip():
             raise UsageError("-c/--command is empty")
-        options = RunOptions(
-            client=common.build_client_options(connection), throttle=throttle, port=port, tls=ssl
-        )
-        if auth == "credssp":
+        options = dataclasses.replace(connection.run_options(), throttle=throttle)
+        if connection.auth == "credssp":
             typer.echo(CREDSSP_WARNING, err=True)
         raise_open_file_limit()
         figures = eventloop.run(

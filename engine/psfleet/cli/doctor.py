@@ -11,20 +11,22 @@ from rich.table import Table
 from rich.text import Text
 
 from psfleet import eventloop
-from psfleet.cli import common
-from psfleet.cli.common import ConnectionArgs
+from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.session_setup import CREDSSP_WARNING
+from psfleet.cli.target_options import Host, Inventory
 from psfleet.doctor import CheckStatus, DoctorReport, check_second_hop_name, diagnose
 from psfleet.errors import UsageError
 from psfleet.fanout.attempt import client_options_for, endpoint_for
-from psfleet.fanout.options import RunOptions
 from psfleet.targets import resolve_targets
 
 EXIT_USAGE = 2
 
 
+@with_option_groups(connection=ConnectionArgs)
 def doctor(
-    host: Annotated[str, typer.Argument(help="The host: a name, an address or an inventory name.")],
+    host: Host,
+    *,
     second_hop: Annotated[
         str | None,
         typer.Option(
@@ -36,38 +38,23 @@ def doctor(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of the table.")
     ] = False,
-    inventory: common.Inventory = None,
-    auth: common.Auth = "negotiate",
-    user: common.User = None,
-    password_file: common.PasswordFile = None,
-    ssl: common.Ssl = False,
-    port: common.Port = None,
-    ca_file: common.CaFile = None,
-    insecure_skip_tls_verify: common.Insecure = False,
-    client_cert: common.ClientCert = None,
-    client_key: common.ClientKey = None,
-    configuration_name: common.Configuration = "Microsoft.PowerShell",
-    delegate_to: common.DelegateTo = None,
-    delegate: common.Delegate = False,
-    allow_basic_over_http: common.AllowBasicHttp = False,
-    connect_timeout: common.ConnectTimeout = 10.0,
-    operation_timeout: common.OperationTimeout = 20.0,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
 ) -> None:
     """Diagnose one host: KDC, name, TCP, TLS, WinRM listener, auth, credentials, quota, double hop.
 
     Changes nothing on the host. Exit code: 0 every check passed, 1 some failed, 2 usage error.
     """
-    connection = ConnectionArgs.pick(locals())
     try:
         other = check_second_hop_name(second_hop) if second_hop is not None else None
-        options = RunOptions(client=common.build_client_options(connection), port=port, tls=ssl)
-        targets = resolve_targets([host], inventory, port)
+        options = connection.run_options()
+        targets = resolve_targets([host], inventory, options.port)
         if len(targets) != 1:
             raise UsageError(f"{host!r} names {len(targets)} hosts; psfleet doctor takes one")
     except UsageError as exc:
         typer.echo(f"psfleet doctor: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
-    if auth == "credssp" or (other is not None and delegate_to is not None):
+    if connection.auth == "credssp" or (other is not None and connection.delegate_to is not None):
         typer.echo(CREDSSP_WARNING, err=True)
     target = targets[0]
     endpoint = endpoint_for(target, options)

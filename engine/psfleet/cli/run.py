@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -12,12 +13,14 @@ import anyio
 import typer
 
 from psfleet import eventloop
-from psfleet.cli import common
-from psfleet.cli.common import ConnectionArgs
+from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.fanout_options import FanoutArgs
+from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
+from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
 from psfleet.fanout.api import RunControl, arun
-from psfleet.fanout.options import DEFAULT_THROTTLE, RunOptions
+from psfleet.fanout.options import RunOptions
 from psfleet.fanout.result import FleetResult
 from psfleet.logs import configure_json_file
 
@@ -25,13 +28,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)
 def run(
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Hosts: names, a,b,c lists, node[01-64] ranges, @file, inventory patterns."
-        ),
-    ] = None,
+    targets: Targets = None,
+    *,
     command: Annotated[
         list[str] | None,
         typer.Option("-c", "--command", help="PowerShell to run; repeat for several commands."),
@@ -44,42 +44,9 @@ def run(
         str | None,
         typer.Option(help="Run on every node of this failover cluster (Get-ClusterNode)."),
     ] = None,
-    inventory: common.Inventory = None,
-    auth: common.Auth = "negotiate",
-    user: common.User = None,
-    password_file: common.PasswordFile = None,
-    ssl: common.Ssl = False,
-    port: common.Port = None,
-    ca_file: common.CaFile = None,
-    insecure_skip_tls_verify: common.Insecure = False,
-    client_cert: common.ClientCert = None,
-    client_key: common.ClientKey = None,
-    configuration_name: common.Configuration = "Microsoft.PowerShell",
-    delegate_to: common.DelegateTo = None,
-    delegate: common.Delegate = False,
-    allow_basic_over_http: common.AllowBasicHttp = False,
-    max_auth_failures: common.MaxAuthFailures = 3,
-    throttle: Annotated[
-        int, typer.Option(min=1, help="Hosts in flight at once (Invoke-Command's ThrottleLimit).")
-    ] = DEFAULT_THROTTLE,
-    connect_rate: Annotated[
-        float | None, typer.Option(min=0.001, help="New connections per second at most.")
-    ] = None,
-    retries: Annotated[
-        int, typer.Option(min=0, help="Retries of a retryable failure before any command ran.")
-    ] = 2,
-    retry_started: Annotated[
-        bool,
-        typer.Option(help="The commands are idempotent: retry even after they may have started."),
-    ] = False,
-    timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds per host, retries included.")
-    ] = None,
-    run_timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds for the whole run.")
-    ] = None,
-    connect_timeout: common.ConnectTimeout = 10.0,
-    operation_timeout: common.OperationTimeout = 20.0,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
+    fanout: FanoutArgs,
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
     ] = False,
@@ -97,22 +64,10 @@ def run(
     """
     try:
         scripts = _scripts(command or [], file)
-        connection = ConnectionArgs.pick(locals())
-        options = RunOptions(
-            client=common.build_client_options(connection),
-            throttle=throttle,
-            connect_rate=connect_rate,
-            retries=retries,
-            retry_started=retry_started,
-            host_timeout=timeout,
-            run_timeout=run_timeout,
-            port=port,
-            tls=ssl,
-            collect=False,
-        )
+        options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
         if log_json is not None:
             configure_json_file(log_json)
-        if auth == "credssp" and not quiet:
+        if connection.auth == "credssp" and not quiet:
             typer.echo(CREDSSP_WARNING, err=True)
         result = eventloop.run(
             _main,

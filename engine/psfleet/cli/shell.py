@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import anyio.from_thread
 import typer
 
 from psfleet import eventloop
-from psfleet.cli import common
-from psfleet.cli.common import ConnectionArgs
+from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.ctrl_c import CtrlC, keep_sigint_off_this_thread
+from psfleet.cli.option_groups import with_option_groups
+from psfleet.cli.target_options import Host, Inventory
 from psfleet.client import open_pool
 from psfleet.errors import PsfleetError, UsageError
 from psfleet.events import RecordEvent, Stream
 from psfleet.fanout.attempt import client_options_for, endpoint_for
-from psfleet.fanout.options import RunOptions
 from psfleet.session.pool import RunspacePool
 from psfleet.session.records import PipelineState
 from psfleet.sinks import load_sink
@@ -36,27 +36,17 @@ with contextlib.suppress(ImportError):  # line editing and history where the pla
 EXIT_WORDS = frozenset({"exit", "exit-pssession", "quit"})
 
 
+@with_option_groups(connection=ConnectionArgs)
 def shell(
-    host: Annotated[str, typer.Argument(help="The host: a name, an address or an inventory name.")],
-    inventory: common.Inventory = None,
-    auth: common.Auth = "negotiate",
-    user: common.User = None,
-    password_file: common.PasswordFile = None,
-    ssl: common.Ssl = False,
-    port: common.Port = None,
-    ca_file: common.CaFile = None,
-    insecure_skip_tls_verify: common.Insecure = False,
-    configuration_name: common.Configuration = "Microsoft.PowerShell",
-    delegate_to: common.DelegateTo = None,
-    delegate: common.Delegate = False,
-    connect_timeout: common.ConnectTimeout = 10.0,
-    operation_timeout: common.OperationTimeout = 20.0,
+    host: Host,
+    *,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
 ) -> None:
     """An interactive session on one host, like Enter-PSSession."""
-    connection = ConnectionArgs.pick(locals())
     try:
-        options = RunOptions(client=common.build_client_options(connection), port=port, tls=ssl)
-        target = _one_target(host, inventory, port)
+        options = connection.run_options()
+        target = _one_target(host, inventory, options.port)
         console = load_sink("console", quiet=False, show_progress=False)
     except UsageError as exc:
         typer.echo(f"psfleet shell: {exc}", err=True)
