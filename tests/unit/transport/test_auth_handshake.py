@@ -203,7 +203,7 @@ async def test_a_host_that_ignores_the_carried_message_means_start_over(
     auth = options(AuthMethod.NTLM)
     host = SimulatedHost(domain)
     handshake = Handshake(auth, "node01", guarded=True)
-    action = handshake.start()
+    action: Action = handshake.start()
     client = context(auth)
     while isinstance(action, Step | Send):
         if isinstance(action, Step):
