@@ -1,16 +1,15 @@
-"""HTTP authentication for WinRM, sans-IO: which header to send next, given what the server said.
+"""HTTP authentication for WinRM: the Authorization header or the pyspnego context of a method.
 
 Basic and certificate auth are a fixed header on every request. NTLM, Negotiate,
-Kerberos and CredSSP are pyspnego handshakes bound to one TCP connection; once
+Kerberos and CredSSP are pyspnego handshakes bound to one TCP connection, whose
+decisions (which leg to send, what an answer means) are handshake.Handshake's; once
 complete, the same context encrypts message bodies on plain HTTP.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
-import re
 from typing import Any
 
 import anyio
@@ -18,7 +17,7 @@ import spnego
 import spnego.exceptions
 from spnego.channel_bindings import GssChannelBindings
 
-from psfleet.errors import AuthError, DelegationRefused, ProtocolError, UsageError
+from psfleet.errors import AuthError, DelegationRefused, UsageError
 from psfleet.transport import framing
 from psfleet.transport.blocking import off_loop
 from psfleet.transport.credentials import AuthPlan
@@ -47,25 +46,6 @@ def static_authorization(endpoint: Endpoint, auth: AuthOptions) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-_NOT_OFFERED_REMEDY = {
-    "CredSSP": "On the host: `Enable-WSManCredSSP -Role Server`; on this machine's Windows "
-    "equivalent: `Enable-WSManCredSSP -Role Client -DelegateComputer <host>`. Or use Kerberos "
-    "delegation (--auth kerberos --delegate).",
-    "Negotiate": "On the host: `Set-Item WSMan:\\localhost\\Service\\Auth\\Negotiate $true`.",
-}
-
-
-def offered_schemes(www_authenticate: str | None) -> set[str]:
-    """The auth schemes a 401 offers, lower-cased (values joined from every header)."""
-    schemes = set()
-    for part in (www_authenticate or "").split(","):
-        word = part.strip().split(" ", 1)[0]
-        # Parameters such as realm="WSMAN" follow a scheme; tokens are long base64 runs.
-        if word and "=" not in word:
-            schemes.add(word.lower())
-    return schemes
-
-
 class SecurityContext:
     """One client handshake (and afterwards the message cipher) of one TCP connection.
 
@@ -86,7 +66,6 @@ class SecurityContext:
     ) -> None:
         if auth.method is AuthMethod.CREDSSP:
             check_credssp_allowed(endpoint, auth)
-        self.scheme = "CredSSP" if auth.method is AuthMethod.CREDSSP else "Negotiate"
         self.encryption_protocol = (
             framing.CREDSSP_PROTOCOL
             if auth.method is AuthMethod.CREDSSP
@@ -95,7 +74,6 @@ class SecurityContext:
         self.plan = plan
         self._host = endpoint.host
         self._threads = threads
-        self._token_pattern = re.compile(rf"(?:^|,)\s*{self.scheme}\s+([A-Za-z0-9+/=]+)", re.I)
         self._context = _new_context(endpoint, auth, plan, encrypt, channel_bindings)
 
     @classmethod
@@ -131,45 +109,8 @@ class SecurityContext:
         cipher: framing.WinRMCipher = self._context
         return cipher
 
-    async def first_header(self) -> str:
-        return self._header(await self._step(None))
-
-    async def next_header(self, www_authenticate: str | None) -> str | None:
-        """Feed the server's token; the header to send next, or None when nothing is left.
-
-        None for a 401 without a token means the host rejected the credentials.
-        """
-        token = self.server_token(www_authenticate)
-        if token is None:
-            offered = offered_schemes(www_authenticate)
-            if not self.complete and offered and self.scheme.lower() not in offered:
-                raise AuthError(
-                    f"the host does not offer {self.scheme} authentication "
-                    f"(it offers: {', '.join(sorted(offered))})",
-                    host=self._host,
-                    remedy=_NOT_OFFERED_REMEDY.get(self.scheme, ""),
-                )
-            return None
-        out = await self._step(token)
-        return self._header(out) if out else None
-
-    def server_token(self, www_authenticate: str | None) -> bytes | None:
-        match = self._token_pattern.search(www_authenticate or "")
-        if match is None:
-            return None
-        try:
-            return base64.b64decode(match.group(1), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolError(
-                "the host sent an auth token that is not base64", host=self._host
-            ) from exc
-
-    def _header(self, token: bytes | None) -> str:
-        if not token:
-            raise AuthError("the auth handshake produced no token", host=self._host)
-        return f"{self.scheme} {base64.b64encode(token).decode('ascii')}"
-
-    async def _step(self, token: bytes | None) -> bytes | None:
+    async def step(self, token: bytes | None) -> bytes | None:
+        """The context's next token, given the host's (None first); AuthError when refused."""
         if not self.plan.blocking:
             return self._step_now(token)
         step = functools.partial(self._step_now, token)

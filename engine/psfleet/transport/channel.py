@@ -7,28 +7,32 @@ opened again (the server closed the old one, it sat idle too long, or a request 
 cancelled mid-flight), the server has lost the context: the channel authenticates
 again and resends, once.
 
-The handshake legs carry no body, except the last one when the client finishes
-first (NTLM, CredSSP): the message rides with the final token, sealed with the
-context it completes, which saves a round trip per connection.
+The channel drives a handshake.Handshake, which decides every leg: the channel sends
+them, runs the context's steps (off the event loop when they may wait on a KDC) and
+takes the lockout guard's turn when a leg presents a proof. The legs carry no body,
+except the last one when the client finishes first (NTLM, CredSSP): the message rides
+with the final token, sealed with the context it completes.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from psfleet.errors import AuthError, ConnectError
+from spnego.channel_bindings import GssChannelBindings
+
+from psfleet.errors import AuthError
 from psfleet.transport import framing
 from psfleet.transport.auth import SecurityContext, binds_to_tls, static_authorization
 from psfleet.transport.bindings import tls_server_end_point
 from psfleet.transport.connection import HTTPAnswer, HTTPConnection
-from psfleet.transport.credentials import AUTH_FAILED_REMEDY, Presentation
+from psfleet.transport.credentials import Presentation
 from psfleet.transport.failures import status_error
+from psfleet.transport.handshake import Action, Fail, Handshake, Send, StartOver, Step
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
 from psfleet.transport.receipt import Receipt
 from psfleet.transport.tls import ssl_context
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
-_MAX_HANDSHAKE_LEGS = 8  # CredSSP takes up to six; NTLM two
 
 
 class Channel:
@@ -135,100 +139,71 @@ class Channel:
     async def _authenticate(self, message: bytes) -> HTTPAnswer:
         """Authenticate the connection, then send `message` (with the last leg if it can)."""
         self._context = None
+        host = self._endpoint.host
         gate = self._broker.gate(self._auth)
-        gate.check_presentable(self._endpoint.host)
+        gate.check_presentable(host)
         # Connect first: the first hosts of a run connect while the run's one AS exchange
         # (gate.plan) is still in flight, instead of after it.
         await self._connection.open()
-        plan = await gate.plan(self._auth, self._endpoint.host)
-        bindings = None
-        if self._binds_to_tls:
-            # The binding is of the certificate this socket saw.
-            certificate = self._connection.peer_certificate()
-            bindings = tls_server_end_point(certificate) if certificate else None
+        plan = await gate.plan(self._auth, host)
         context = await SecurityContext.start(
             self._endpoint,
             self._auth,
             plan,
             encrypt=self._encrypt,
-            channel_bindings=bindings,
+            channel_bindings=self._channel_bindings(),
             threads=self._broker.threads,
         )
-        header = await context.first_header()
+        handshake = Handshake(self._auth, host, guarded=plan.guarded, eager=self._eager)
+        action: Action = handshake.start()
+        answer: HTTPAnswer | None = None
         async with contextlib.AsyncExitStack() as guard:
             presentation: Presentation | None = None
-            for leg in range(_MAX_HANDSHAKE_LEGS):
-                if leg > 0 and plan.guarded and presentation is None:
-                    # The host answered, so it is up: the next leg proves the password, and
-                    # until the credential is accepted once only one such leg is in flight.
-                    presentation = await guard.enter_async_context(
-                        gate.presenting(self._endpoint.host)
-                    )
-                carrying = self._eager and context.complete  # the message goes with this leg
-                if carrying:
-                    answer = await self._post_sealed(context, message, authorization=header)
-                else:
-                    answer = await self._post(b"", None, header)
-                if leg > 0 and answer.new_connection:
-                    raise ConnectError(
-                        "the host closed the connection during authentication",
-                        host=self._endpoint.host,
-                    )
-                if answer.status == 401:
-                    next_header = None
-                    if not carrying:
-                        next_header = await self._answer_challenge(context, answer, presentation)
-                    if next_header is None:
-                        raise self._rejection(presentation)
-                    header = next_header
+            while isinstance(action, Step | Send):
+                if isinstance(action, Step):
+                    action = await self._step(handshake, context, action.token)
                     continue
-                if answer.status != 200 and not carrying:
-                    raise status_error(
-                        answer.status, answer.reason, answer.body, self._endpoint.host
-                    )
-                if not context.complete:
-                    # The last token (Kerberos mutual auth, SPNEGO mechListMIC) rides on the 200.
-                    await context.next_header(answer.www_authenticate)
-                if not context.complete:
-                    raise AuthError(
-                        "the host accepted an unfinished handshake", host=self._endpoint.host
-                    )
-                if presentation is not None:
-                    presentation.accept()
-                if carrying and not answer.body:
-                    # The host ignored the body of an auth leg: it was sealed with a sequence
-                    # number the host never saw, so start over with empty-bodied legs only.
-                    self._eager = False
-                    return await self._authenticate(message)
-                self._context = context
-                if carrying:
-                    return answer
-                return await self._post_sealed(context, message)
-        raise AuthError("the auth handshake did not finish", host=self._endpoint.host)
+                if action.proves and presentation is None:
+                    # The host answered, so it is up: this leg proves the password, and
+                    # until the credential is accepted once only one such leg is in flight.
+                    presentation = await guard.enter_async_context(gate.presenting(host))
+                answer = await self._send_leg(context, message, action)
+                action = handshake.answered(answer)
+            if isinstance(action, Fail):
+                if action.rejected and presentation is not None:
+                    presentation.reject()
+                raise action.error
+            if presentation is not None:
+                presentation.accept()
+        if isinstance(action, StartOver):
+            self._eager = False
+            return await self._authenticate(message)
+        self._context = context
+        if action.carried:
+            assert answer is not None  # a leg carried the message
+            return answer
+        return await self._post_sealed(context, message)
+
+    def _channel_bindings(self) -> GssChannelBindings | None:
+        if not self._binds_to_tls:
+            return None
+        # The binding is of the certificate this socket saw.
+        certificate = self._connection.peer_certificate()
+        return tls_server_end_point(certificate) if certificate else None
 
     @staticmethod
-    async def _answer_challenge(
-        context: SecurityContext, answer: HTTPAnswer, presentation: Presentation | None
-    ) -> str | None:
+    async def _step(handshake: Handshake, context: SecurityContext, token: bytes | None) -> Action:
+        """One context step (off the loop when it may wait on a KDC), reported to the handshake."""
         try:
-            return await context.next_header(answer.www_authenticate)
-        except AuthError:
-            # A 401 whose token is an error after the proof (CredSSP's TSRequest carrying
-            # STATUS_LOGON_FAILURE): the host refused the credential.
-            if presentation is not None:
-                presentation.reject()
-            raise
+            out = await context.step(token)
+        except AuthError as error:
+            return handshake.step_failed(error)
+        return handshake.stepped(out, complete=context.complete)
 
-    def _rejection(self, presentation: Presentation | None) -> AuthError:
-        if presentation is not None:
-            presentation.reject()
-        return AuthError(self._rejected(), host=self._endpoint.host, remedy=AUTH_FAILED_REMEDY)
-
-    def _rejected(self) -> str:
-        method = self._auth.method
-        user = self._auth.credential.username if self._auth.credential else None
-        who = f" for {user}" if user else ""
-        return f"the host rejected the {method.value} credentials{who}"
+    async def _send_leg(self, context: SecurityContext, message: bytes, leg: Send) -> HTTPAnswer:
+        if leg.carry:
+            return await self._post_sealed(context, message, authorization=leg.authorization)
+        return await self._post(b"", None, leg.authorization)
 
     async def _post(
         self, body: bytes, content_type: str | None, authorization: str | None
