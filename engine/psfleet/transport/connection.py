@@ -1,14 +1,14 @@
-"""One keep-alive HTTP/1.1 connection to a host, on aiohttp's client protocol and parser.
+"""One keep-alive HTTP/1.1 connection to a host: connect, post, reuse or drop.
 
 A channel posts one SOAP message at a time over one pinned TCP connection: no pool,
 no redirects, no cookies, no proxies, no compression. aiohttp's ClientSession does all
-of that for every request anyway (about 0.1 ms of CPU per request here, a third of a
-cold host's client CPU; benchmarks/client_cpu.py), so this module keeps only aiohttp's
-socket protocol (`ResponseHandler`) and its C response parser (llhttp) and writes the
-request head itself: a POST line and five headers, all from psfleet's own values.
+of that for every request anyway (0.75 ms of CPU per cold host here, a third of it;
+benchmarks/library_floor.py), so this module drives a socket protocol of its own
+(answer_reader: httptools' llhttp parser, a public API) and writes the request head
+itself (request_head).
 
 Every wait is bounded without cancelling the task: a request's deadline is one timer
-that aborts the socket, and the parser's disconnect error then becomes the timeout.
+that aborts the socket, and the reader's disconnect error then becomes the timeout.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiohttp.client_proto import ResponseHandler
-
+from psfleet.transport.answer_reader import AnswerReader
 from psfleet.transport.failures import map_connect_error, map_exchange_error
 from psfleet.transport.options import Endpoint
-
-_READ_CHUNK = 2**16
+from psfleet.transport.request_head import RequestHead
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +34,6 @@ class HTTPAnswer:
     www_authenticate: str | None  # every WWW-Authenticate header, joined with ", "
     body: bytes
     new_connection: bool  # the request went over a connection opened for it
-
-
-def _host_header(endpoint: Endpoint, port: int) -> str:
-    address = endpoint.address or endpoint.host
-    if ":" in address:
-        address = f"[{address}]"  # IPv6 literal
-    return f"{address}:{port}"
 
 
 class HTTPConnection:
@@ -64,12 +55,8 @@ class HTTPConnection:
         self._server_hostname = endpoint.host if ssl_context is not None else None
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
-        self._head = (
-            f"POST {endpoint.path} HTTP/1.1\r\n"
-            f"Host: {_host_header(endpoint, self._port)}\r\n"
-            "User-Agent: psfleet\r\nAccept-Encoding: identity\r\n"
-        ).encode("ascii")
-        self._protocol: ResponseHandler | None = None
+        self._head = RequestHead(endpoint, self._port)
+        self._reader: AnswerReader | None = None
         self._last_used = 0.0
         self._expired = False
 
@@ -79,10 +66,10 @@ class HTTPConnection:
 
     def is_open(self) -> bool:
         """Connected, and not idle so long that the host (or psfleet) has dropped it."""
-        protocol = self._protocol
-        if protocol is None:
+        reader = self._reader
+        if reader is None:
             return False
-        if not protocol.is_connected() or time.monotonic() - self._last_used > self._idle_timeout:
+        if not reader.is_connected() or time.monotonic() - self._last_used > self._idle_timeout:
             self.close()
             return False
         return True
@@ -94,10 +81,10 @@ class HTTPConnection:
 
     def peer_certificate(self) -> bytes | None:
         """The host's TLS certificate (DER) on the open connection; None on plain HTTP."""
-        protocol = self._protocol
-        if protocol is None or protocol.transport is None:
+        reader = self._reader
+        if reader is None or reader.transport is None:
             return None
-        ssl_object = protocol.transport.get_extra_info("ssl_object")
+        ssl_object = reader.transport.get_extra_info("ssl_object")
         if ssl_object is None:
             return None
         der: bytes | None = ssl_object.getpeercert(binary_form=True)
@@ -118,15 +105,15 @@ class HTTPConnection:
         new_connection = not self.is_open()
         if new_connection:
             await self._connect(min(timeout, self._connect_timeout))
-        protocol = self._protocol
-        assert protocol is not None and protocol.transport is not None
+        reader = self._reader
+        assert reader is not None and reader.transport is not None
         self._expired = False
         timer = loop.call_at(deadline, self._expire)
         try:
-            head = self._request_head(len(body), content_type, authorization, extra_headers)
-            protocol.transport.write(head + body)
-            message, payload = await protocol.read()
-            data = await payload.read()
+            answer = reader.expect_answer()
+            head = self._head.encode(len(body), content_type, authorization, extra_headers)
+            reader.transport.write(head + body)
+            raw = await answer
             if self._expired:
                 raise TimeoutError
         except BaseException as exc:
@@ -140,56 +127,37 @@ class HTTPConnection:
         finally:
             timer.cancel()
         self._last_used = time.monotonic()
-        if message.should_close:
+        if not raw.keep_alive:
             self.close()
-        headers = message.headers
         return HTTPAnswer(
-            message.code,
-            message.reason or "",
-            headers.get("Content-Type", ""),
-            # Windows sends one WWW-Authenticate header per scheme it offers.
-            ", ".join(headers.getall("WWW-Authenticate", ())) or None,
-            data,
+            raw.status,
+            raw.reason,
+            raw.content_type,
+            raw.www_authenticate,
+            raw.body,
             new_connection,
         )
 
     def close(self) -> None:
         """Drop the connection now (its socket closes on the loop's next turn)."""
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None:
-            protocol.close()
+        reader, self._reader = self._reader, None
+        if reader is not None and reader.transport is not None:
+            reader.transport.close()
 
     async def aclose(self) -> None:
         """Close the connection and wait until its socket is closed."""
-        protocol = self._protocol
+        reader = self._reader
         self.close()
-        if protocol is not None and (closed := protocol.closed) is not None:
+        if reader is not None:
             with contextlib.suppress(Exception):  # a reset while closing is still closed
-                await closed
-
-    def _request_head(
-        self,
-        length: int,
-        content_type: str | None,
-        authorization: str | None,
-        extra_headers: Mapping[str, str] | None,
-    ) -> bytes:
-        lines = [self._head]
-        if authorization is not None:
-            lines.append(f"Authorization: {authorization}\r\n".encode("ascii"))
-        if content_type is not None:
-            lines.append(f"Content-Type: {content_type}\r\n".encode("ascii"))
-        for name, value in (extra_headers or {}).items():
-            lines.append(f"{name}: {value}\r\n".encode("ascii"))
-        lines.append(b"Content-Length: %d\r\n\r\n" % length)
-        return b"".join(lines)
+                await reader.closed
 
     async def _connect(self, timeout: float) -> None:  # noqa: ASYNC109
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                _, protocol = await loop.create_connection(
-                    lambda: ResponseHandler(loop),
+                _, reader = await loop.create_connection(
+                    lambda: AnswerReader(loop),
                     self._address,
                     self._port,
                     ssl=self._ssl,
@@ -197,15 +165,11 @@ class HTTPConnection:
                 )
         except Exception as exc:
             raise map_connect_error(exc, self._host, waited_s=timeout) from None
-        # One parser per connection: llhttp reads keep-alive answers one after another.
-        protocol.set_response_params(auto_decompress=False, read_bufsize=_READ_CHUNK)
-        self._protocol = protocol
+        self._reader = reader
         self._last_used = time.monotonic()
 
     def _expire(self) -> None:
         self._expired = True
-        protocol = self._protocol
-        if protocol is not None and protocol.transport is not None:
-            # The transport, not the protocol: ResponseHandler.abort() forgets the body
-            # being read, whose reader would then never wake.
-            protocol.transport.abort()
+        reader = self._reader
+        if reader is not None and reader.transport is not None:
+            reader.transport.abort()

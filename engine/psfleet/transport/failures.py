@@ -9,8 +9,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from aiohttp import ClientError
-from aiohttp.http_exceptions import HttpProcessingError
+from httptools import HttpParserError
 
 from psfleet import errors
 from psfleet.wsman import fault_to_error, parse_envelope, parse_fault
@@ -43,13 +42,13 @@ def map_exchange_error(
         return exc
     if timed_out or isinstance(exc, TimeoutError):
         return errors.OperationTimeout(f"no answer within {waited_s:g}s", host=host)
-    if isinstance(exc, HttpProcessingError):
+    if isinstance(exc, HttpParserError):
         return errors.ProtocolError("the host's answer is not valid HTTP", host=host)
     if isinstance(exc, ssl.SSLError):
         return errors.TLSError(f"TLS failed during the request: {_reason(exc)}", host=host)
-    if isinstance(exc, ClientError | OSError):
-        # aiohttp's parser reports a dropped connection (ServerDisconnectedError,
-        # ClientPayloadError for a cut body) as ClientError subclasses.
+    if isinstance(exc, OSError):
+        # The answer reader reports a dropped connection (a cut body among them) as
+        # ConnectionResetError.
         return errors.ConnectError("the connection was closed during the request", host=host)
     return errors.ProtocolError(f"unexpected transport failure: {type(exc).__name__}", host=host)
 
