@@ -1,7 +1,8 @@
 """HTTPConnection over real sockets: keep-alive, reconnects, deadlines and broken answers.
 
 The servers are raw asyncio servers on 127.0.0.1 that write exact bytes, so each test
-controls what the wire carries (chunked bodies, cut bodies, stalls, garbage).
+controls what the wire carries (chunked bodies, cut bodies, stalls, garbage). Each test
+runs on asyncio's own loop and on uvloop (psfleet's default), whose transports differ.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from psfleet.transport.connection import HTTPConnection
 from psfleet.transport.options import Endpoint
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, bool]]:
+    return ("asyncio", {"use_uvloop": request.param == "uvloop"})
+
 
 Reply = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]  # -> keep the connection
 
@@ -267,3 +274,83 @@ async def test_a_cancelled_request_drops_its_connection() -> None:
         again = await http.post(b"", timeout=2.0)
         await http.aclose()
     assert again.new_connection and server.connections == 2
+
+
+async def test_a_401_keeps_the_connection_for_the_next_handshake_leg() -> None:
+    replies = iter([b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM abc\r\n"
+                    b"Content-Length: 0\r\n\r\n", ok()])  # fmt: skip
+
+    async def challenge_then_ok(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(next(replies))
+        return True
+
+    async with serving(challenge_then_ok) as server:
+        http = connection(server)
+        challenged = await http.post(b"", timeout=2.0, authorization="NTLM one")
+        accepted = await http.post(b"", timeout=2.0, authorization="NTLM two")
+        await http.aclose()
+    assert (challenged.status, challenged.www_authenticate, challenged.body) == (
+        401,
+        "NTLM abc",
+        b"",
+    )
+    assert (accepted.status, accepted.new_connection) == (200, False)
+    assert server.connections == 1
+
+
+async def test_an_answer_without_length_ends_when_the_host_closes() -> None:
+    async def until_close(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
+        return False
+
+    async with serving(until_close) as server:
+        http = connection(server)
+        answer = await http.post(b"", timeout=2.0)
+        assert not http.is_open()
+        again = await http.post(b"", timeout=2.0)
+        await http.aclose()
+    assert (answer.status, answer.content_type, answer.body) == (200, "text/plain", b"all of it")
+    assert again.new_connection and server.connections == 2
+
+
+async def test_an_interim_100_continue_is_skipped_for_the_real_answer() -> None:
+    async def continue_then_ok(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"<real/>"))
+        return True
+
+    async with serving(continue_then_ok) as server:
+        http = connection(server)
+        answer = await http.post(b"", timeout=2.0)
+        again = await http.post(b"", timeout=2.0)
+        await http.aclose()
+    assert (answer.status, answer.body) == (200, b"<real/>")
+    assert not again.new_connection
+
+
+async def test_an_answer_nobody_asked_for_drops_the_connection() -> None:
+    async def answer_twice(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok(b"<first/>") + ok(b"<stray/>"))  # one segment: read in one go
+        return True
+
+    async with serving(answer_twice) as server:
+        http = connection(server)
+        first = await http.post(b"", timeout=2.0)
+        # The stray answer must never be read as the next request's.
+        assert not http.is_open()
+        second = await http.post(b"", timeout=2.0)
+        await http.aclose()
+    assert (first.body, second.body) == (b"<first/>", b"<first/>")
+    assert second.new_connection and server.connections == 2
+
+
+async def test_a_switch_of_protocols_is_a_protocol_error() -> None:
+    async def upgrade(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
+                     b"Connection: Upgrade\r\n\r\n\x00\x00")  # fmt: skip
+        return True
+
+    async with serving(upgrade) as server:
+        http = connection(server)
+        with pytest.raises(errors.ProtocolError, match="not valid HTTP"):
+            await http.post(b"", timeout=2.0)
+        assert not http.is_open()
