@@ -8,10 +8,10 @@ is Opened, as Windows answers; Command; Receive; Delete), one NTLM handshake, 6
 sealed requests, 6 sealed answers, 6 SOAP answers and the pool's and the pipeline's
 CLIXML messages to parse. A warm command is 2 requests (Command, Receive), 2 seals,
 2 unseals, 2 SOAP answers and 2 CLIXML messages. Each part is timed here with its
-library alone, no psfleet code: aiohttp against a trivial aiohttp server pinned to
+library alone, no psfleet code: HTTP against a trivial aiohttp server pinned to
 the other CPU (with the request and answer sizes of a real cold host), both through
-a ClientSession and through the protocol and parser that psfleet's HTTPConnection
-drives (the floor counts the latter, the layer psfleet uses), pyspnego's
+aiohttp's ClientSession and through psfleet's HTTPConnection (httptools' parser under
+an asyncio protocol; the floor counts the latter, the layer psfleet uses), pyspnego's
 NTLM client against an in-process pyspnego server (only the client's steps are
 timed), ElementTree on Windows Server 2016's own answers (tests/captures). Their sum
 is the least client CPU any client built on these libraries can spend; psfleet's own
@@ -57,7 +57,7 @@ COLD_EXCHANGES = ((0, 0), (3242, 2201), (1695, 2208), (1695, 1240), (4007, 1104)
 WARM_EXCHANGES = COLD_EXCHANGES[4:6]
 GOALS_MS = {"cold": 2.5, "warm": 1.0}
 SESSION = "aiohttp ClientSession"
-PROTOCOL = "aiohttp protocol+parser"  # psfleet's HTTPConnection
+PROTOCOL = "httptools protocol+parser"  # psfleet's HTTPConnection
 _CAPTURE = "test_client_execute_ps"  # Create, Receive x2, Command, Receive, Delete
 _SERVER = """
 import sys
@@ -122,7 +122,7 @@ def _connection(endpoint: Endpoint) -> HTTPConnection:
 
 
 async def _protocol_cold(endpoint: Endpoint, count: int) -> float:
-    """psfleet's HTTP layer: aiohttp's ResponseHandler and llhttp parser, no ClientSession."""
+    """psfleet's HTTP layer: its own asyncio protocol on httptools' llhttp parser."""
     started = time.process_time()
     for _ in range(count):
         connection = _connection(endpoint)
