@@ -1,4 +1,4 @@
-"""HTTP transport: keep-alive connections on aiohttp's parser, pyspnego auth and encryption."""
+"""HTTP transport: keep-alive connections on httptools (llhttp), pyspnego auth and encryption."""
 
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import (
