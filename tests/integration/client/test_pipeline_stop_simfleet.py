@@ -90,3 +90,18 @@ async def test_stopping_a_running_pipeline_ends_it_as_stopped(start: StartFleet)
         assert (await pool.invoke("'after'")).output == ["after"]
     assert _stop_failures(logs) == []
     assert fleet.stats()["shells_open"] == 0
+
+
+async def test_a_cmd_shell_whose_create_answer_was_lost_is_deleted_by_its_id(
+    start: StartFleet,
+) -> None:
+    fleet = await start(rtt_ms=400)
+    async with on(fleet) as pool:
+        # The Create is out at once; its answer takes the 400 ms RTT: cancelled waiting.
+        with anyio.move_on_after(0.2):
+            await pool.run_cmd("ipconfig")
+        # Sent after the Create, so answered after the host acted on it all the same.
+        assert (await pool.invoke("'after'")).output == ["after"]
+        assert fleet.stats()["shells_opened"] == 2  # the pool's, and the cmd shell
+        assert fleet.stats()["shells_open"] == 1  # the cmd shell was deleted by its ShellId
+    assert fleet.stats()["shells_open"] == 0
