@@ -157,14 +157,20 @@ class CredentialGate:
             )
         self._unusable(auth, host, failure.reason, log_once=True)
 
-    def _unusable(self, auth: AuthOptions, host: str, reason: str, log_once: bool = False) -> None:
-        if log_once and self._kerberos_unusable is None:
+    def kerberos_unusable(self, reason: str) -> None:
+        """No usable KDC, as found out by an AS exchange made for this credential outside
+        the gate (doctor's kdc check): later handshakes do not wait for a KDC again."""
+        if self._kerberos_unusable is None:
             self._kerberos_unusable = reason
             log.info(
                 "kerberos unavailable: negotiate uses NTLM for this run",
                 principal=self.principal,
                 reason=reason,
             )
+
+    def _unusable(self, auth: AuthOptions, host: str, reason: str, log_once: bool = False) -> None:
+        if log_once:
+            self.kerberos_unusable(reason)
         if auth.method is AuthMethod.KERBEROS:
             raise AuthError(
                 f"no Kerberos ticket for {self.principal}: {reason}",
