@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from psfleet.client import connect
 from psfleet.simfleet import Quotas, SimFleet
-from psfleet.testing.fleets import StartFleet, fleet_starter
+from tests.support.fleets import StartFleet, fleet_starter
 
 from .conftest import PASSWORD, USER
 

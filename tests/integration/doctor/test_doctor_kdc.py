@@ -12,8 +12,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from psfleet.testing.fleets import fleet_starter
 from psfleet.testing.kdc import MitKdc, available
+from tests.support.fleets import fleet_starter
 
 from .conftest import PATIENT, FleetFactory, doctor_on
 
