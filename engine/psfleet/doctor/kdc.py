@@ -73,10 +73,19 @@ async def check_kdc(probe: Probe) -> Check:
     realm = kerberos.realm_of(principal) or await _default_realm(probe)
     exchange = await _as_exchange(probe, principal, credential.password, realm)
     check = _verdict(probe, principal, realm, exchange)
+    _share_kdc_outcome(probe, exchange)
     if not check.ok:
         # A login with this password would fail (or present it again): later checks don't try.
         probe.findings.login_failure = AuthError(check.detail, host=probe.name)
     return check
+
+
+def _share_kdc_outcome(probe: Probe, exchange: AsExchange) -> None:
+    """No usable KDC: the report's logins use NTLM (or fail) at once, without a second wait."""
+    broker = probe.options.auth.broker
+    unusable = exchange.verdict not in (None, KdcVerdict.REJECTED, KdcVerdict.LOCKED)
+    if broker is not None and unusable:
+        broker.gate(probe.options.auth).kerberos_unusable(exchange.reason)
 
 
 def kdc_timeout(probe: Probe) -> float:

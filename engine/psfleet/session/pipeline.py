@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from psfleet.errors import ProtocolError, PsfleetError
+from psfleet.errors import ProtocolError, PsfleetError, ShellNotFound
 from psfleet.events import RecordEvent
 from psfleet.logs import get_logger
 from psfleet.session import psrp
@@ -27,6 +27,7 @@ from psfleet.session.psrp import MessageType
 from psfleet.session.records import ErrorRecord, PipelineResult, PipelineState
 from psfleet.session.session_key import exchange_session_key
 from psfleet.session.wsman import ReceiveTimedOut, WSManShell
+from psfleet.transport.receipt import Receipt
 from psfleet.wsman import names
 from psfleet.wsman.shell import StreamChunk
 
@@ -74,7 +75,8 @@ class Pipeline:
         self._input = input
         self._parameters = parameters or {}
         self.id = uuid.uuid4()
-        self._command_id: str | None = None
+        self._command_id: str | None = None  # once the host answered the Command
+        self._command_sent = Receipt()  # the Command went out: the host may run it
         self._started = False
         self._holds_runspace = False
         self._defragmenter = psrp.Defragmenter()
@@ -122,7 +124,10 @@ class Pipeline:
             )
             rest += link.payloads(messages)
         self._command_id = await self._shell.command(
-            "", [psrp.as_argument(first)], command_id=str(self.id).upper()
+            "",
+            [psrp.as_argument(first)],
+            command_id=self._chosen_command_id,
+            receipt=self._command_sent,
         )
         for payload in rest:
             await self._shell.send([link.chunk(payload, self._command_id)])
@@ -145,6 +150,11 @@ class Pipeline:
             self._input = list(self._input)  # a generator could not be read a second time
         return xml, [psrp.pipeline_input(item, version, link.cipher) for item in self._input]
 
+    @property
+    def _chosen_command_id(self) -> str:
+        """The CommandId psfleet asks for: the host's answer is not needed to address it."""
+        return str(self.id).upper()
+
     def __aiter__(self) -> Pipeline:
         return self
 
@@ -154,22 +164,25 @@ class Pipeline:
             if self.state is not None:
                 raise StopAsyncIteration
             try:
-                await self._receive_once()
+                if await self._receive_once(self._command_id) and self.state is None:
+                    raise ProtocolError(
+                        "the command ended without a final pipeline state", host=self.host
+                    )
             except BaseException:
                 await self.aclose()
                 raise
         return self._pending.popleft()
 
-    async def _receive_once(self) -> None:
+    async def _receive_once(self, command_id: str | None) -> bool:
+        """One Receive; True when the host says the command is done."""
         try:
-            result = await self._shell.receive("stdout", self._command_id)
+            result = await self._shell.receive("stdout", command_id)
         except ReceiveTimedOut:
-            return
+            return False
         for chunk in result.chunks:
             for message in self._defragmenter.feed(chunk.data):
                 self._on_message(message)
-        if self.state is None and result.state is not None and result.state.done:
-            raise ProtocolError("the command ended without a final pipeline state", host=self.host)
+        return result.state is not None and result.state.done
 
     def _on_message(self, message: psrp.Message) -> None:
         if message.pipeline_id not in (self.id, None):
@@ -192,19 +205,32 @@ class Pipeline:
             self._link.runspaces.release()
 
     async def aclose(self) -> None:
-        """Stop the pipeline on the host if it is still running; shielded and bounded."""
-        if self.state is None and self._command_id is not None:
+        """Stop the pipeline on the host if it may be running; shielded and bounded.
+
+        A Command whose answer never came (cancelled, timed out) is stopped by the id
+        psfleet chose for it; the pool's Delete ends it too when the shell goes.
+        """
+        command_id = self._command_id
+        if command_id is None and self._command_sent.sent:
+            command_id = self._chosen_command_id
+        if self.state is None and command_id is not None:
             timeouts = self._shell.transport.timeouts
             with anyio.CancelScope(shield=True), anyio.move_on_after(timeouts.close):
                 try:
-                    await self._shell.signal(names.SIGNAL_PS_CTRL_C, self._command_id)
-                    while self.state is None:
-                        await self._receive_once()
+                    await self._stop(command_id)
+                except ShellNotFound:
+                    pass  # the host knows no such command (or shell): nothing is left to stop
                 except PsfleetError as exc:
                     log.warning("pipeline stop failed", host=self.host, error=repr(exc))
         if self.state is None:
             self.state = PipelineState.STOPPED
         self._release()
+
+    async def _stop(self, command_id: str) -> None:
+        """Signal Ctrl+C, then Receive until the host has ended the command."""
+        await self._shell.signal(names.SIGNAL_PS_CTRL_C, command_id)
+        while self.state is None and not await self._receive_once(command_id):
+            pass
 
     async def __aenter__(self) -> Pipeline:
         await self.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Sequence
 
 import anyio
@@ -9,6 +10,7 @@ import anyio
 from psfleet.errors import PsfleetError
 from psfleet.logs import get_logger
 from psfleet.session.records import CmdResult
+from psfleet.session.shell_ledger import report_possibly_open
 from psfleet.session.wsman import ReceiveTimedOut, WSManShell
 from psfleet.transport.host import HostTransport
 from psfleet.wsman import names
@@ -24,16 +26,23 @@ async def run_cmd(
     command: str,
     arguments: Sequence[str] = (),
 ) -> CmdResult:
-    """Create a cmd shell, run one command to its end, and always delete the shell."""
+    """Create a cmd shell, run one command to its end, and always delete the shell.
+
+    psfleet chooses the ShellId, as for runspace pools: a shell whose Create answer was
+    lost can still be deleted by it.
+    """
+    shell_id = str(uuid.uuid4()).upper()
     shell = WSManShell(transport, names.RESOURCE_CMD)
     try:
         await shell.create(
-            input_streams="stdin", output_streams="stdout stderr", options=_SHELL_OPTIONS
+            shell_id=shell_id,
+            input_streams="stdin",
+            output_streams="stdout stderr",
+            options=_SHELL_OPTIONS,
         )
         return await _run(shell, command, arguments)
     finally:
-        if shell.shell_id is not None:
-            await _shielded(shell.delete(), shell)
+        await _dispose(shell, shell_id)
 
 
 async def _run(shell: WSManShell, command: str, arguments: Sequence[str]) -> CmdResult:
@@ -55,6 +64,14 @@ async def _run(shell: WSManShell, command: str, arguments: Sequence[str]) -> Cmd
         # Releases the command on the host; when cancelled, it also kills the process.
         await _shielded(shell.signal(names.SIGNAL_TERMINATE, command_id), shell)
     return CmdResult(shell.host, bytes(stdout), bytes(stderr), exit_code)
+
+
+async def _dispose(shell: WSManShell, shell_id: str) -> None:
+    gone = False
+    with anyio.CancelScope(shield=True), anyio.move_on_after(shell.transport.timeouts.close):
+        gone = await shell.dispose()
+    if not gone:
+        report_possibly_open(shell.host, shell_id)
 
 
 async def _shielded(operation: Awaitable[None], shell: WSManShell) -> None:

@@ -110,10 +110,18 @@ class WSManShell:
         return self.shell_id
 
     async def command(
-        self, command: str, arguments: Sequence[str] = (), *, command_id: str | None = None
+        self,
+        command: str,
+        arguments: Sequence[str] = (),
+        *,
+        command_id: str | None = None,
+        receipt: Receipt | None = None,
     ) -> str:
+        """Start a command; `receipt.sent` says whether it went out, answered or not."""
         body = shell.build_command(command_id, command, arguments)
-        answer = await self._call(names.ACTION_COMMAND, body, options=_COMMAND_OPTION)
+        answer = await self._call(
+            names.ACTION_COMMAND, body, options=_COMMAND_OPTION, receipt=receipt
+        )
         return shell.parse_command_response(answer.body)
 
     async def send(self, chunks: Sequence[shell.StreamChunk]) -> None:

@@ -16,6 +16,7 @@ import base64
 import binascii
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gssapi.raw
@@ -28,6 +29,7 @@ from psfleet.simfleet.certs import mapped_upn
 from psfleet.simfleet.hostfacts import AuthName
 from psfleet.simfleet.lockout import AccountLockout
 from psfleet.simfleet.ntlm_logon import authenticate_user
+from psfleet.simfleet.service_keys import acceptor, acceptor_credential, carries_kerberos
 from psfleet.transport import framing
 from psfleet.transport.auth import CERTIFICATE_AUTHORIZATION
 
@@ -113,6 +115,7 @@ class AuthPolicy:
         tls: bool,
         allow_unencrypted: bool,
         credssp: bool,
+        keytab: Path | None = None,
     ) -> None:
         self.accounts = accounts
         self.lockout = lockout  # the domain's, shared by every host of the fleet
@@ -121,6 +124,9 @@ class AuthPolicy:
         self.credssp = credssp
         # Set (from the host's certificate) when CbtHardeningLevel is Strict.
         self.channel_bindings: GssChannelBindings | None = None
+        # This host's own service keys (service_keys.py); None: the process's default keytab.
+        self._keytab = keytab
+        self._service_credential: Any = None  # acquired at the first Kerberos accept
 
     def offered(self) -> list[str]:
         """WWW-Authenticate values of a 401, like a default Windows listener."""
@@ -190,7 +196,7 @@ class AuthPolicy:
         # A fresh handshake on a connection replaces whatever it had.
         if conn.scheme is not scheme or conn.context is None or conn.identity is not None:
             conn.scheme, conn.identity = scheme, None
-            conn.context, conn.inner_logon = self._acceptor(scheme)
+            conn.context, conn.inner_logon = self._acceptor(scheme, token)
         try:
             out_token = conn.context.step(token)
         except _HANDSHAKE_FAILURES as exc:
@@ -212,16 +218,21 @@ class AuthPolicy:
         conn.identity = identity
         return AuthStep(200, www_authenticate=value if out_token else None)
 
-    def _acceptor(self, scheme: Scheme) -> tuple[Any, _InnerLogon | None]:
+    def _acceptor(self, scheme: Scheme, token: bytes) -> tuple[Any, _InnerLogon | None]:
         if scheme is not Scheme.CREDSSP:
-            context = spnego.server(
-                protocol=_ACCEPTOR_PROTOCOLS[scheme], channel_bindings=self.channel_bindings
-            )
-            return context, None
+            return self._negotiate_acceptor(_ACCEPTOR_PROTOCOLS[scheme], token), None
         # CredSSP binds to TLS through its own pubKeyAuth, not channel bindings; its inner
         # logon is handed in (a documented pyspnego option) so that it can be judged.
         inner = _InnerLogon(self.lockout)
         return spnego.server(protocol="credssp", credssp_negotiate_context=inner), inner
+
+    def _negotiate_acceptor(self, protocol: str, token: bytes) -> Any:
+        """A Kerberos or Negotiate acceptor; Kerberos with this host's own keys."""
+        if self._keytab is None or (protocol == "negotiate" and not carries_kerberos(token)):
+            return spnego.server(protocol=protocol, channel_bindings=self.channel_bindings)
+        if self._service_credential is None:
+            self._service_credential = acceptor_credential(self._keytab)
+        return acceptor(protocol, self._service_credential, self.channel_bindings)
 
 
 class _InnerLogon:

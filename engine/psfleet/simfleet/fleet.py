@@ -33,6 +33,7 @@ from psfleet.simfleet.http_app import FleetApp
 from psfleet.simfleet.inventory import write_inventory
 from psfleet.simfleet.lockout import AccountLockout, SharedLockout
 from psfleet.simfleet.service import WSManService
+from psfleet.simfleet.service_keys import split_keytab
 from psfleet.simfleet.stats import FleetStats
 from psfleet.transport.bindings import tls_server_end_point
 
@@ -132,6 +133,7 @@ class SimFleet:
                     faults[fact.inventory_name].kind.value,
                 )
             )
+        keytabs = self._split_keytab(served)
         for fact in served:
             policy = AuthPolicy(
                 accounts,
@@ -139,6 +141,7 @@ class SimFleet:
                 tls=config.tls,
                 allow_unencrypted=config.allow_unencrypted,
                 credssp=fact.inventory_name.lower() not in credssp_off,
+                keytab=keytabs.get(fact.inventory_name),
             )
             self._runtimes[fact.address] = HostRuntime(
                 fact, port, policy, config.quotas, self._stats, faults[fact.inventory_name]
@@ -290,6 +293,12 @@ class SimFleet:
         if self.config.kerberos_keytab is not None:
             self._previous_keytab = os.environ.get("KRB5_KTNAME")
             os.environ["KRB5_KTNAME"] = f"FILE:{self.config.kerberos_keytab}"
+
+    def _split_keytab(self, served: list[HostFacts]) -> dict[str, Path]:
+        """Each served host's own keytab, cut from the shared one (see service_keys.py)."""
+        if self.config.kerberos_keytab is None:
+            return {}
+        return split_keytab(self.config.kerberos_keytab, served, self._state_path("keytabs"))
 
     def _state_path(self, name: str) -> Path:
         assert self._state_dir is not None

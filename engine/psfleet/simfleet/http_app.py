@@ -70,6 +70,9 @@ class FleetApp:
     async def _wsman_view(self, request: web.Request) -> web.StreamResponse:
         host = self._host(request)
         body = await request.read()
+        # The request has arrived: like Windows, the host acts on it even if the client
+        # leaves while it is in flight (the RTT wait below), only the answer is lost.
+        transport = request.transport
         host.count(Counter.REQUESTS)
         host.count(Counter.BYTES_IN, len(body))
         injected = await self._inject(host, request)
@@ -84,7 +87,7 @@ class FleetApp:
                 None,
             )
         else:
-            response = await self._authenticated(host, request, body)
+            response = await self._authenticated(host, request, body, transport)
         host.count(Counter.BYTES_OUT, response.content_length or 0)
         return response
 
@@ -109,10 +112,13 @@ class FleetApp:
         return None
 
     async def _authenticated(
-        self, host: HostRuntime, request: web.Request, body: bytes
+        self,
+        host: HostRuntime,
+        request: web.Request,
+        body: bytes,
+        transport: asyncio.Transport | None,
     ) -> web.StreamResponse:
-        transport = request.transport
-        if transport is None:  # the client left before we got to its request
+        if transport is None:  # the client left before its request was read
             return web.Response(status=400)
         conn = self._connections.get(transport)
         if conn is None:

@@ -20,6 +20,7 @@ from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import items
 from psfleet.simfleet.outbox import Outbox, pipeline_id_of, split_fragments
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
+from psfleet.wsman import names
 
 _MALFORMED_PSRP = (
     psrpcore.PSRPCoreError,
@@ -117,18 +118,27 @@ class PsrpShell:
         )
         self._feed(data, stream_type, command.pipeline_id if command else None)
 
-    def stop(self, command_id: str) -> None:
-        """Signal: stop a running pipeline (Ctrl+C), or forget a finished one (terminate)."""
+    def signal(self, command_id: str, code: str) -> None:
+        """Signal, as Windows: terminate forgets the command; Ctrl+C stops it if it still
+        runs, and either way its output and final state stay for the client's Receives."""
         command = self.commands.get(command_id.upper())
         if command is None:
             return
-        if command.done:
+        if code == names.SIGNAL_TERMINATE:
+            self._stop(command)
             self._forget(command)
-            return
+        elif not command.done:
+            self._stop(command)
+
+    def _stop(self, command: _Command) -> None:
         if command.task is not None:
             command.task.cancel()
-        if command.pipeline is not None and command.pipeline.state == PSInvocationState.Running:
-            command.pipeline.stop()
+        pipeline = command.pipeline
+        if pipeline is not None and not command.done:
+            if pipeline.state == PSInvocationState.NotStarted:
+                pipeline.start()  # still waiting for its input: it ends Stopped all the same
+            if pipeline.state == PSInvocationState.Running:
+                pipeline.stop()
         command.done = True
         command.recorder = None
         self._pump()

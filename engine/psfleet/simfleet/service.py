@@ -194,7 +194,7 @@ class WSManService:
         target = _shell(host, identity, env)
         request = shell.parse_signal(env.body)
         if request.command_id:
-            target.stop(request.command_id)
+            target.signal(request.command_id, request.code)
         return shell.SIGNAL_RESPONSE
 
     async def _delete(

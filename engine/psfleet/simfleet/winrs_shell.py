@@ -89,7 +89,8 @@ class WinrsShell:
         chunks.append(StreamChunk("stderr", command_id, b"", end=True))
         return chunks, CommandState(command_id, names.COMMAND_STATE_DONE, entry.exit_code)
 
-    def stop(self, command_id: str) -> None:
+    def signal(self, command_id: str, code: str) -> None:
+        """Ctrl+C or terminate: the process ends and the command is released."""
         entry = self.commands.pop(command_id.upper(), None)
         if entry is not None and entry.task is not None:
             entry.task.cancel()

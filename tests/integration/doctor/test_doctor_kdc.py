@@ -5,6 +5,7 @@ password tried once and no more, the user's ticket cache with and without a TGT.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import anyio
 import pytest
 
 from psfleet.testing.kdc import MitKdc, available
+from tests.support.fleets import fleet_starter
 
 from .conftest import PATIENT, FleetFactory, doctor_on
 
@@ -111,6 +113,35 @@ async def test_a_kdc_that_stops_answering_is_waited_for_connect_timeout(
     assert "no KDC for realm LAB.TEST answered: no answer within 1s" in check.detail
     assert check.remedy is not None and "krb5.conf" in check.remedy
     assert report.check("credentials").status == "skipped"
+
+
+async def test_negotiate_waits_for_a_silent_kdc_once_then_logs_in_with_ntlm(
+    kdc: MitKdc, tmp_path: Path
+) -> None:
+    connect = 3.0
+    timeouts = dataclasses.replace(PATIENT, connect=connect)
+    users = tmp_path / "users"
+    users.write_text(f"LAB.TEST\\admin:{kdc.password}\n")  # the same account for NTLM
+    async with fleet_starter(iter(["127.24.40.1"]), hosts=1, port=5985) as start:
+        fleet = await start(users_file=users, domain="LAB.TEST")
+        kdc.pause()  # the kernel still accepts its TCP connections; nothing answers them
+        try:
+            started = time.monotonic()
+            report = await doctor_on(
+                fleet,
+                "node01",
+                auth="negotiate",
+                credential=(USER, kdc.password),
+                timeouts=timeouts,
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            kdc.resume()
+    check = report.check("kdc")
+    assert check.status == "passed" and "Negotiate will use NTLM" in check.detail, check
+    assert report.check("credentials").status == "passed", report.checks
+    # The kdc check's wait alone; the logins after it do not wait for the KDC a second time.
+    assert connect <= elapsed < 2 * connect, elapsed
 
 
 async def test_an_empty_ticket_cache_fails_with_kinit_and_skips_the_login(
