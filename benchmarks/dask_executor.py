@@ -79,7 +79,9 @@ def measure(executor: str, hosts: int, inventory: Path, workers: int) -> dict[st
     targets = f"node[{1:0{width}d}-{hosts:0{width}d}]"
     result = psfleet.run(targets, "[datetime]::UtcNow", **settings)
     wall, cpu = time.monotonic() - wall, _cpu_self() - cpu
-    worker_cpu = [sum(p.cpu_times()[:2]) - before for p, before in zip(worker_procs, worker_cpu)]
+    worker_cpu = [
+        sum(p.cpu_times()[:2]) - before for p, before in zip(worker_procs, worker_cpu, strict=True)
+    ]
     if client is not None and cluster is not None:
         client.close()
         cluster.close()
