@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -15,6 +16,7 @@ import cloudpickle
 import pytest
 
 import psfleet
+from psfleet import eventloop
 from psfleet.events import HostDone, HostStarted, HostStatus, RecordEvent, RunSummary
 from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 from psfleet.targets.model import Target
@@ -187,3 +189,20 @@ def _scheduler_metadata(dask_scheduler: Any) -> str:
 def _worker_pids(client: Any) -> dict[str, int]:
     pids: dict[str, int] = client.run(os.getpid)
     return pids
+
+
+def test_stream_yields_the_run_s_events_from_the_cluster(dask_client: Any, fleet: Fleet) -> None:
+    lab = fleet(hosts=12)
+
+    async def collect() -> list[object]:
+        events = psfleet.stream(
+            targets_of(lab), "hostname", executor=psfleet.DaskExecutor(dask_client), **settings()
+        )
+        async with contextlib.aclosing(events) as stream:
+            return [event async for event in stream]
+
+    events = eventloop.run(collect)
+    done = [e for e in events if isinstance(e, HostDone)]
+    assert sorted(d.host for d in done) == sorted(h.name for h in lab.hosts)
+    assert all(d.status is HostStatus.OK and d.worker for d in done)
+    assert isinstance(events[-1], RunSummary)
