@@ -172,8 +172,9 @@ class DaskRun:
             await self._submit(targets[start : start + size], 0, post)
 
     def _worker_threads(self) -> int:
-        workers = self._client.scheduler_info().get("workers", {})
-        return sum(int(w.get("nthreads", 1)) for w in workers.values())
+        # nthreads() lists every worker (scheduler_info() may list only the first few).
+        threads: dict[str, int] = self._client.nthreads()
+        return sum(threads.values())
 
     async def _submit(
         self, targets: list[Target], round_: int, post: Callable[[tuple[str, Any]], None]
