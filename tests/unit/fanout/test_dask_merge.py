@@ -36,8 +36,8 @@ def _ledger(seen: list[Event]) -> Ledger:
 async def test_batches_of_a_chunk_apply_in_published_order_whatever_their_arrival() -> None:
     seen: list[Event] = []
     ledger = _ledger(seen)
-    first = [HostStarted("node01", 1), RecordEvent("node01", Stream.OUTPUT, "a")]
-    second = [HostDone("node01", HostStatus.OK, 0.1, 1)]
+    first: list[Event] = [HostStarted("node01", 1), RecordEvent("node01", Stream.OUTPUT, "a")]
+    second: list[Event] = [HostDone("node01", HostStatus.OK, 0.1, 1)]
     await ledger.take(Batch("c0", 1, W1, second))
     assert seen == [] and ledger.received("c0") == 0
     await ledger.take(decode_batch(encode_batch("c0", 0, W1, first)))
@@ -54,7 +54,10 @@ async def test_a_host_run_again_is_started_once_and_done_once() -> None:
     await ledger.take(Batch("c0", 0, W1, [HostStarted("node02", 1)]))  # its worker then died
     await ledger.take(Batch("c1", 0, W2, [HostStarted("node02", 1)]))  # run again elsewhere
     await ledger.take(Batch("c1", 1, W2, [HostDone("node02", HostStatus.OK, 0.2, 1)]))
-    late = [RecordEvent("node02", Stream.OUTPUT, "x"), HostDone("node02", HostStatus.FAILED, 1, 1)]
+    late: list[Event] = [
+        RecordEvent("node02", Stream.OUTPUT, "x"),
+        HostDone("node02", HostStatus.FAILED, 1, 1),
+    ]
     await ledger.take(Batch("c0", 1, W1, late))  # a straggler of the first run
     assert seen == [
         HostStarted("node02", 1),
