@@ -19,11 +19,22 @@ from psfleet.events import (
     RunSummary,
     Stream,
 )
-from psfleet.fanout import Fleet, FleetResult, HostResult, RunOptions, arun, run, stream
+from psfleet.fanout import (
+    DaskExecutor,
+    Fleet,
+    FleetResult,
+    HostResult,
+    LocalExecutor,
+    RunOptions,
+    arun,
+    run,
+    stream,
+)
 from psfleet.session import SecureString
 
 __all__ = [
     "ClientOptions",
+    "DaskExecutor",
     "Event",
     "Fleet",
     "FleetResult",
@@ -32,6 +43,7 @@ __all__ = [
     "HostRetry",
     "HostStarted",
     "HostStatus",
+    "LocalExecutor",
     "PsfleetError",
     "RecordEvent",
     "RunOptions",

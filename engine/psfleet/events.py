@@ -22,6 +22,7 @@ class HostStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     DOUBLE_HOP_DENIED = "double_hop_denied"
     PROTOCOL_ERROR = "protocol_error"  # the host's answers could not be understood
+    LOST = "lost"  # a cluster worker died while the host's command may have been running
 
 
 class Stream(enum.StrEnum):
@@ -50,6 +51,7 @@ class RecordEvent:
     stream: Stream
     data: Any
     command_index: int = 0
+    worker: str | None = None  # the Dask worker that ran the host; None in a local run
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class HostDone:
     error_type: str | None = None
     error_message: str | None = None
     remedy: str | None = None
+    worker: str | None = None  # the Dask worker that ran the host; None in a local run
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,15 +56,16 @@ def to_jsonable(value: Any, max_depth: int = MAX_DEPTH) -> JsonValue:
 def event_to_json(event: Event) -> dict[str, JsonValue]:
     """One event as a JSON Lines object; its `event` field names the kind."""
     if isinstance(event, RecordEvent):
-        return {
+        record: dict[str, JsonValue] = {
             "event": "record",
             "host": event.host,
             "stream": str(event.stream),
             "command": event.command_index,
             "data": to_jsonable(event.data),
         }
+        return _with_worker(record, event.worker)
     if isinstance(event, HostDone):
-        return {"event": "host_done", **host_result(event)}
+        return _with_worker({"event": "host_done", **host_result(event)}, event.worker)
     if isinstance(event, HostStarted):
         return {"event": "host_started", "host": event.host, "attempt": event.attempt}
     if isinstance(event, HostRetry):
@@ -79,6 +80,13 @@ def event_to_json(event: Event) -> dict[str, JsonValue]:
     if isinstance(event, RunSummary):
         return summary_to_json(event)
     raise TypeError(f"not a psfleet event: {type(event).__name__}")
+
+
+def _with_worker(shaped: dict[str, JsonValue], worker: str | None) -> dict[str, JsonValue]:
+    """A distributed run names the host's worker; a local run's lines stay as they were."""
+    if worker is not None:
+        shaped["worker"] = worker
+    return shaped
 
 
 def summary_to_json(summary: RunSummary) -> dict[str, JsonValue]:

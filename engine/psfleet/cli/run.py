@@ -14,12 +14,14 @@ import typer
 
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.executor_options import ExecutorArgs, open_executor
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
 from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
 from psfleet.fanout.api import RunControl, arun
+from psfleet.fanout.executor import Executor
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.result import FleetResult
 from psfleet.logs import configure_json_file
@@ -28,7 +30,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)
+@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs, cluster_run=ExecutorArgs)
 def run(
     targets: Targets = None,
     *,
@@ -47,6 +49,7 @@ def run(
     inventory: Inventory = None,
     connection: ConnectionArgs,
     fanout: FanoutArgs,
+    cluster_run: ExecutorArgs,
     json_output: Annotated[
         bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
     ] = False,
@@ -69,18 +72,21 @@ def run(
             configure_json_file(log_json)
         if connection.auth == "credssp" and not quiet:
             typer.echo(CREDSSP_WARNING, err=True)
-        result = eventloop.run(
-            _main,
-            targets or [],
-            cluster,
-            inventory,
-            scripts,
-            list(arg or []),
-            options,
-            json_output,
-            output_dir,
-            quiet,
-        )
+        password_file = None if connection.password_file is None else str(connection.password_file)
+        with open_executor(cluster_run, options, password_file) as where:
+            result = eventloop.run(
+                _main,
+                targets or [],
+                cluster,
+                inventory,
+                scripts,
+                list(arg or []),
+                options,
+                where,
+                json_output,
+                output_dir,
+                quiet,
+            )
     except UsageError as exc:
         typer.echo(f"psfleet run: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -106,6 +112,7 @@ async def _main(
     scripts: list[str],
     args: list[Any],
     options: RunOptions,
+    executor: Executor,
     json_output: bool,
     output_dir: Path | None,
     quiet: bool,
@@ -120,7 +127,13 @@ async def _main(
     ):
         group.start_soon(_watch_signals, control)
         result = await arun(
-            hosts, scripts, args=args, sinks=sinks, options=options, control=control
+            hosts,
+            scripts,
+            args=args,
+            sinks=sinks,
+            options=options,
+            control=control,
+            executor=executor,
         )
         group.cancel_scope.cancel()
     return result

@@ -26,6 +26,7 @@ from psfleet.client import ClientOptions, client_options
 from psfleet.errors import UsageError
 from psfleet.events import Event
 from psfleet.fanout.attempt import Emit
+from psfleet.fanout.executor import Executor, FanOut, LocalExecutor, Runner, with_run_broker
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.pools import KeptPools
 from psfleet.fanout.result import FleetResult
@@ -33,7 +34,6 @@ from psfleet.fanout.scheduler import Scheduler
 from psfleet.targets import resolve_targets
 from psfleet.targets.model import Target
 from psfleet.transport.blocking import off_loop
-from psfleet.transport.credentials import CredentialBroker
 
 Targets = str | Target | Iterable[str | Target]
 
@@ -46,18 +46,18 @@ class RunControl:
     """Lets the caller interrupt a run it started with arun() (the CLI's SIGINT)."""
 
     def __init__(self) -> None:
-        self._scheduler: Scheduler | None = None
+        self._runner: Runner | None = None
         self.interrupted = False
 
-    def attach(self, scheduler: Scheduler) -> None:
-        self._scheduler = scheduler
+    def attach(self, runner: Runner) -> None:
+        self._runner = runner
         if self.interrupted:
-            scheduler.interrupt()
+            runner.interrupt()
 
     def interrupt(self) -> None:
         self.interrupted = True
-        if self._scheduler is not None:
-            self._scheduler.interrupt()
+        if self._runner is not None:
+            self._runner.interrupt()
 
 
 class Sink(Protocol):
@@ -79,16 +79,6 @@ def build_options(options: RunOptions | None, settings: dict[str, Any]) -> RunOp
         **{k: v for k, v in settings.items() if k in _CLIENT_FIELDS}
     )
     return RunOptions(client=client, **{k: v for k, v in settings.items() if k in _RUN_FIELDS})
-
-
-def with_run_broker(options: RunOptions) -> tuple[RunOptions, CredentialBroker | None]:
-    """One CredentialBroker for the run (a ticket per credential, one lockout guard); the
-    broker is returned when the run made it and must close it, None when the caller's."""
-    auth, broker = CredentialBroker.attach(options.client.auth, options.client.timeouts)
-    if broker is None:
-        return options, None
-    client = dataclasses.replace(options.client, auth=auth)
-    return dataclasses.replace(options, client=client), broker
 
 
 def to_targets(targets: Targets, inventory: Path | str | None, port: int | None) -> list[Target]:
@@ -125,20 +115,20 @@ async def arun(
     inventory: Path | str | None = None,
     options: RunOptions | None = None,
     control: RunControl | None = None,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> FleetResult:
-    """Run the script(s) on every target; returns when every host has its final status."""
+    """Run the script(s) on every target; returns when every host has its final status.
+
+    `executor`: where the hosts run (default: this process; psfleet.DaskExecutor: a cluster).
+    """
     given_options = build_options(options, settings)
     hosts = await resolve_off_loop(targets, inventory, given_options.port)
-    run_options, broker = with_run_broker(given_options)
-    scheduler = Scheduler(hosts, _commands(script), run_options, _fan_to(sinks), args=args)
+    fanout = FanOut(hosts, _commands(script), list(args), given_options)
+    runner = (executor or LocalExecutor()).runner(fanout, _fan_to(sinks))
     if control is not None:
-        control.attach(scheduler)
-    try:
-        return await scheduler.run()
-    finally:
-        if broker is not None:
-            broker.close()
+        control.attach(runner)
+    return await runner.run()
 
 
 def run(targets: Targets, script: str | Sequence[str], **kwargs: Any) -> FleetResult:
@@ -153,36 +143,27 @@ async def stream(
     args: Sequence[Any] = (),
     inventory: Path | str | None = None,
     options: RunOptions | None = None,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> AsyncIterator[Event]:
     """Every event of the run as it happens. Close it (contextlib.aclosing) to stop early."""
-    given_options = build_options(options, settings)
+    given_options = dataclasses.replace(build_options(options, settings), collect=False)
     hosts = await resolve_off_loop(targets, inventory, given_options.port)
-    run_options, broker = with_run_broker(given_options)
     send, receive = anyio.create_memory_object_stream[Event](_STREAM_BUFFER)
-    scheduler = Scheduler(
-        hosts,
-        _commands(script),
-        dataclasses.replace(run_options, collect=False),
-        send.send,
-        args=args,
-    )
+    fanout = FanOut(hosts, _commands(script), list(args), given_options)
+    runner = (executor or LocalExecutor()).runner(fanout, send.send)
 
     async def produce() -> None:
         async with send:
-            await scheduler.run()
+            await runner.run()
 
-    try:
-        async with anyio.create_task_group() as group, receive:
-            group.start_soon(produce)
-            try:
-                async for event in receive:
-                    yield event
-            finally:
-                scheduler.interrupt()
-    finally:
-        if broker is not None:
-            broker.close()
+    async with anyio.create_task_group() as group, receive:
+        group.start_soon(produce)
+        try:
+            async for event in receive:
+                yield event
+        finally:
+            runner.interrupt()
 
 
 def _fan_to(sinks: Sequence[Sink]) -> Emit:

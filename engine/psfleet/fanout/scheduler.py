@@ -29,7 +29,6 @@ from psfleet.events import (
     HostRetry,
     HostStarted,
     RecordEvent,
-    RunSummary,
 )
 from psfleet.fanout.attempt import Emit, PoolSource, attempt_host
 from psfleet.fanout.options import RunOptions
@@ -37,15 +36,13 @@ from psfleet.fanout.outcome import AttemptFailed, should_retry
 from psfleet.fanout.pools import FreshPools
 from psfleet.fanout.result import FleetResult, HostResult
 from psfleet.fanout.status import Happened, Stop, Verdict, final_status
+from psfleet.fanout.summary import summarize
 from psfleet.logs import get_logger
 from psfleet.session.shell_ledger import ShellLedger, recording
 from psfleet.targets.model import Target
-from psfleet.transport.credentials import CredentialWithheld
 
 log = get_logger("psfleet.run")
-WITHHELD = CredentialWithheld.__name__
 
-_SLOWEST = 5
 # How long after its deadline a host still busy cleaning up is reported `timeout` anyway:
 # half of the promised second, the other half for a loaded event loop.
 HOST_DONE_GRACE_S = 0.5
@@ -116,7 +113,7 @@ class Scheduler:
                         await self._finish(target.name, verdict, 0.0, 0)
                 self.result.wall_s = time.monotonic() - started
                 self.result.shells_possibly_open = list(ledger.hosts)
-                await self._emit(self._summary())
+                await self._emit(summarize(self.result))
         return self.result
 
     def _cut_off(self, host_deadline: anyio.CancelScope | None) -> tuple[Stop | None, float | None]:
@@ -264,19 +261,4 @@ class Scheduler:
                 verdict.message,
                 verdict.remedy,
             )
-        )
-
-    def _summary(self) -> RunSummary:
-        slowest = sorted(
-            ((h.host, h.duration_s) for h in self.result.hosts.values()),
-            key=lambda pair: pair[1],
-            reverse=True,
-        )[:_SLOWEST]
-        return RunSummary(
-            self.result.counts,
-            round(self.result.wall_s, 6),
-            tuple(slowest),
-            self.result.interrupted,
-            tuple(self.result.shells_possibly_open),
-            sum(h.error_type == WITHHELD for h in self.result.hosts.values()),
         )

@@ -274,7 +274,9 @@ def test_final_status(happened: Happened, verdict: Verdict) -> None:
 
 def test_the_table_reaches_every_status() -> None:
     verdicts = [case.values[1] for case in CASES]
-    assert {v.status for v in verdicts if isinstance(v, Verdict)} == set(HostStatus)
+    # lost is the Dask executor's client's verdict on a dead worker's host, never an attempt's.
+    reached = {v.status for v in verdicts if isinstance(v, Verdict)}
+    assert reached == set(HostStatus) - {HostStatus.LOST}
 
 
 def test_a_protocol_error_host_makes_the_run_exit_1_and_is_counted() -> None:

@@ -1,0 +1,92 @@
+"""Where `psfleet run` runs its hosts: --executor local|dask|local-cluster and its settings.
+
+The cluster is connected (or a LocalCluster started) before the run's event loop starts
+and closed after it: both block on the network or on process start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from psfleet.errors import UsageError
+from psfleet.fanout.executor import Executor, LocalExecutor
+from psfleet.fanout.ondask import DaskExecutor, require_dask
+from psfleet.fanout.options import RunOptions
+from psfleet.transport.options import ENV_PASSWORD
+
+_EXECUTOR_HELP = (
+    "local (this process), dask (the cluster at --scheduler) or local-cluster (--workers "
+    "processes here); Dask needs psfleet[dask], and --throttle is then per worker."
+)
+
+
+class ExecutorKind(enum.StrEnum):
+    LOCAL = "local"
+    DASK = "dask"
+    LOCAL_CLUSTER = "local-cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorArgs:
+    executor: Annotated[ExecutorKind, typer.Option(help=_EXECUTOR_HELP)] = ExecutorKind.LOCAL
+    scheduler: Annotated[
+        str | None, typer.Option(help="--executor dask: the scheduler, tcp://HOST:8786.")
+    ] = None
+    workers: Annotated[
+        int, typer.Option(min=1, help="--executor local-cluster: worker processes.")
+    ] = 2
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Hosts per Dask task (default: from --throttle and workers)."),
+    ] = None
+
+
+@contextlib.contextmanager
+def open_executor(
+    args: ExecutorArgs, options: RunOptions, password_file: str | None
+) -> Iterator[Executor]:
+    """The executor for the run; a cluster it started (or a client it opened) closes after."""
+    if args.executor is ExecutorKind.LOCAL:
+        yield LocalExecutor()
+        return
+    require_dask()
+    from distributed import Client, LocalCluster  # noqa: PLC0415 (the optional extra)
+
+    credential = options.client.auth.credential
+    prompted = (
+        credential is not None
+        and credential.password is not None
+        and password_file is None
+        and ENV_PASSWORD not in os.environ
+    )
+    if args.executor is ExecutorKind.DASK:
+        if args.scheduler is None:
+            raise UsageError("--executor dask needs --scheduler tcp://HOST:8786")
+        if prompted:
+            raise UsageError(
+                f"a typed password is never sent to Dask workers: give them ${ENV_PASSWORD} "
+                "or a --password-file readable on each worker"
+            )
+        with Client(args.scheduler) as client:
+            yield DaskExecutor(client, chunk_size=args.chunk_size, password_file=password_file)
+        return
+    # This machine's workers: a typed password goes into their environment, not the tasks.
+    env = {ENV_PASSWORD: credential.password} if prompted and credential is not None else {}
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=env,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield DaskExecutor(client, chunk_size=args.chunk_size, password_file=password_file)
