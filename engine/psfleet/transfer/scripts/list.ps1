@@ -1,8 +1,8 @@
 # psfleet transfer: the files of a remote directory tree, for fetch --recurse.
-# Windows PowerShell 5.1 on Windows Server 2012 R2 and later. Uses only: Get-ChildItem
-# (-File and -Recurse: PowerShell 3.0), ForEach-Object.
+# Windows PowerShell 5.1 on Windows Server 2012 R2 and later. Uses only:
+# [System.IO.Directory]::GetFiles with SearchOption.AllDirectories (.NET 2.0).
 param(
     [string]$Path
 )
 $ErrorActionPreference = 'Stop'
-Get-ChildItem -LiteralPath $Path -Recurse -File | ForEach-Object { $_.FullName }
+[System.IO.Directory]::GetFiles($Path, '*', [System.IO.SearchOption]::AllDirectories)

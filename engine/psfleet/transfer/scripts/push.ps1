@@ -4,7 +4,8 @@
 # Windows PowerShell 5.1 on Windows Server 2012 R2 and later. Uses only: Test-Path,
 # Remove-Item, [System.IO.File]::Open/Move (.NET 2.0), FileStream.Write/Dispose,
 # [System.Security.Cryptography.SHA256]::Create with TransformBlock/TransformFinalBlock,
-# [System.Convert]::FromBase64String, [System.BitConverter]::ToString (.NET 2.0).
+# [System.Convert]::FromBase64String, [System.BitConverter]::ToString (.NET 2.0),
+# Exception.HResult (.NET 4.5, shipped with Windows Server 2012 R2).
 # FileShare.Delete: a stopped pipeline leaves its stream to the finalizer, and psfleet's
 # cleanup must still be able to delete the temporary file.
 param(
@@ -30,6 +31,15 @@ process {
         $stream.Write($bytes, 0, $bytes.Length)
         $written = $written + $bytes.Length
         $ok = $true
+    }
+    catch {
+        # ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL, told apart from other IO errors by
+        # HResult (Exception.HResult is public from .NET 4.5), whatever the host's language.
+        $code = $_.Exception.InnerException.HResult
+        if ($code -eq -2147024784 -or $code -eq -2147024857) {
+            throw "psfleet-disk-full: $($_.Exception.InnerException.Message)"
+        }
+        throw $_
     }
     finally {
         if (-not $ok) {
