@@ -18,9 +18,11 @@ from psfleet.events import (
     RecordEvent,
     RunSummary,
     Stream,
+    TransferProgress,
 )
-from psfleet.fanout import Fleet, FleetResult, HostResult, RunOptions, arun, run, stream
+from psfleet.fanout import FleetResult, HostResult, RunOptions, arun, run, stream
 from psfleet.session import SecureString
+from psfleet.transfer.api import Fleet, acopy, afetch, copy, fetch
 
 __all__ = [
     "ClientOptions",
@@ -38,10 +40,15 @@ __all__ = [
     "RunSummary",
     "SecureString",
     "Stream",
+    "TransferProgress",
+    "acopy",
+    "afetch",
     "arun",
     "client_options",
     "connect",
+    "copy",
     "errors",
+    "fetch",
     "run",
     "stream",
 ]

@@ -26,6 +26,7 @@ class StreamedInput:
         self._queued = 0
         self._limit = limit
         self.ended = False
+        self._closed = False
         self._changed = asyncio.Event()
 
     def __iter__(self) -> StreamedInput:
@@ -42,12 +43,21 @@ class StreamedInput:
         return INPUT_PENDING
 
     def append(self, item: Any) -> None:
+        if self._closed:
+            return  # the script is over: nothing will read it
         self._items.append(item)
         self._queued += _size(item)
         self._wake()
 
     def end(self) -> None:
         self.ended = True
+        self._wake()
+
+    def close(self) -> None:
+        """The script ended (or was stopped): drop what it did not read, release the Sends."""
+        self._closed = self.ended = True
+        self._items.clear()
+        self._queued = 0
         self._wake()
 
     async def arrived(self) -> None:

@@ -265,6 +265,8 @@ class PsrpShell:
                     )
         finally:
             run.close()  # now, not at garbage collection: a stopped run closes its files
+            if isinstance(command.input, StreamedInput):
+                command.input.close()
             command.done = True
             self._pump()
         recorder = command.recorder
