@@ -114,7 +114,7 @@ class Window:
                 self.positions.pop(reader, None)
                 return None
             if len(self.chunks) < self.size or self._evict():
-                await self._load_next()
+                await self._load_next(index)
                 continue
             await self._wait_for_laggards()
 
@@ -128,19 +128,19 @@ class Window:
             self._wake()
         return dropped > 0
 
-    async def _load_next(self) -> None:
+    async def _load_next(self, wanted: int) -> None:
+        """Read and encode chunk `high`, unless another reader got `wanted` loaded meanwhile."""
         async with self.loading:
             index = self.high
-            if index >= chunk_count(self.file.length, self.chunk_size) and index > 0:
-                raise IndexError(index)
+            if index > wanted or len(self.chunks) >= self.size:
+                return
             stream = self.stream
             if stream is None:
                 stream = self.stream = await anyio.to_thread.run_sync(self.file.path.open, "rb")
-            if index == self.high:  # nobody loaded it while this task waited for the lock
-                chunk = await anyio.to_thread.run_sync(_read_chunk, stream, index, self.chunk_size)
-                self.count_encoded(min(self.chunk_size, self.file.length - index * self.chunk_size))
-                self.chunks.append(chunk)
-                self._wake()
+            chunk = await anyio.to_thread.run_sync(_read_chunk, stream, index, self.chunk_size)
+            self.count_encoded(min(self.chunk_size, self.file.length - index * self.chunk_size))
+            self.chunks.append(chunk)
+            self._wake()
 
     async def _wait_for_laggards(self) -> None:
         """The window is full of chunks a slow reader still needs: wait, then let it go."""
@@ -155,7 +155,7 @@ class Window:
     def leave(self, reader: int) -> None:
         self.positions.pop(reader, None)
         self._evict()
-        if not self.positions and self.stream is not None:
+        if not self.positions and self.stream is not None and not self.loading.locked():
             self.stream.close()
             self.stream = None
 
