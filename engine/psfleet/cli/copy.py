@@ -29,7 +29,7 @@ from psfleet.fanout.options import RunOptions
 from psfleet.fanout.result import FleetResult
 from psfleet.logs import configure_json_file
 from psfleet.targets.model import Target
-from psfleet.transfer.api import acopy, afetch
+from psfleet.transfer.api import acopy, afetch, check_dest_dir, check_source
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -95,8 +95,8 @@ def copy(
         )
 
     _run_transfer(
-        "copy", transfer, targets, inventory, connection, fanout, json_output, output_dir,
-        log_json, quiet,
+        "copy", lambda: check_source(src, recurse), transfer, targets, inventory,
+        connection, fanout, json_output, output_dir, log_json, quiet,
     )  # fmt: skip
 
 
@@ -128,13 +128,14 @@ def fetch(
         )
 
     _run_transfer(
-        "fetch", transfer, targets, inventory, connection, fanout, json_output, output_dir,
-        log_json, quiet,
+        "fetch", lambda: check_dest_dir(dest_dir), transfer, targets, inventory,
+        connection, fanout, json_output, output_dir, log_json, quiet,
     )  # fmt: skip
 
 
 def _run_transfer(
     name: str,
+    check: Callable[[], None],
     transfer: Transfer,
     targets: list[str],
     inventory: Path | None,
@@ -146,6 +147,7 @@ def _run_transfer(
     quiet: bool,
 ) -> None:
     try:
+        check()  # bad input is a usage error before anything runs
         options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
         if log_json is not None:
             configure_json_file(log_json)

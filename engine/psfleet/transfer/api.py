@@ -137,13 +137,18 @@ def _host_work(
 # --- copy ---------------------------------------------------------------------------
 
 
-def _local_files(src: Path, recurse: bool) -> list[tuple[Path, str]]:
-    """(local file, its path relative to SRC with backslashes) for each file to push."""
+def check_source(src: Path, recurse: bool) -> None:
+    """UsageError unless SRC can be copied as asked (the CLI checks before its run starts)."""
     if not src.exists():
         raise UsageError(f"{src}: no such file or directory")
+    if src.is_dir() and not recurse:
+        raise UsageError(f"{src} is a directory: add --recurse to copy the tree")
+
+
+def _local_files(src: Path, recurse: bool) -> list[tuple[Path, str]]:
+    """(local file, its path relative to SRC with backslashes) for each file to push."""
+    check_source(src, recurse)
     if src.is_dir():
-        if not recurse:
-            raise UsageError(f"{src} is a directory: add --recurse to copy the tree")
         files = sorted(p for p in src.rglob("*") if p.is_file())
         return [(p, "\\".join(p.relative_to(src).parts)) for p in files]
     return [(src, "")]
@@ -201,7 +206,8 @@ async def _copy_run(
 # --- fetch --------------------------------------------------------------------------
 
 
-def _check_dest_dir(dest_dir: Path) -> None:
+def check_dest_dir(dest_dir: Path) -> None:
+    """UsageError unless DEST_DIR exists (it is made) and can be written."""
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -244,7 +250,7 @@ async def _fetch_run(
     if not src.strip():
         raise UsageError("no remote file to fetch")
     dest = Path(dest_dir)
-    await anyio.to_thread.run_sync(_check_dest_dir, dest)
+    await anyio.to_thread.run_sync(check_dest_dir, dest)
     transfers = _Transfers(emit, lambda host: 0)  # the size is known once the host answers
     return transfers.fill(
         await run(_fetch_work(src, dest, transfers, recurse=recurse), transfers.emit)
