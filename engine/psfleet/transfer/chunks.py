@@ -3,9 +3,9 @@
 A push sends each chunk as one pipeline input item: the base64 text of up to
 `chunk_size` bytes, serialized as CLIXML (`<S>...</S>`). Hosts that push at the same
 time read the same `Window`: a bounded run of encoded chunks that moves forward as the
-hosts do. A host that falls more than the window behind, and stays there longer than
-`lag_s`, is let go: it reads and encodes the file on its own from then on (one host's
-slowness costs that host CPU, not the others time, and no one holds the whole file).
+hosts do. A host that keeps the hosts ahead waiting (`lag_s` in all, per window) is
+let go: it reads and encodes the file on its own from then on (one host's slowness
+costs that host CPU, not the others time, and no one holds the whole file).
 A host that starts once the window has moved on opens a new window for its wave.
 """
 
@@ -86,6 +86,7 @@ class Window:
     lag_s: float
     count_encoded: Callable[[int], None]
     low: int = 0
+    waited_s: float = 0.0  # how long readers ahead have waited for slower ones, in all
     chunks: list[bytes] = field(default_factory=list)
     positions: dict[int, int] = field(default_factory=dict)  # reader -> next chunk index
     changed: anyio.Event = field(default_factory=anyio.Event)
@@ -143,10 +144,19 @@ class Window:
             self._wake()
 
     async def _wait_for_laggards(self) -> None:
-        """The window is full of chunks a slow reader still needs: wait, then let it go."""
-        with anyio.move_on_after(self.lag_s):
+        """The window is full of chunks a slower reader still needs: wait for it to move.
+
+        The waits add up per window: once the readers ahead have waited `lag_s` in all,
+        the ones holding the window's first chunk are let go (a host a little slower than
+        the rest would otherwise set everyone's pace).
+        """
+        started = anyio.current_time()
+        with anyio.move_on_after(max(0.0, self.lag_s - self.waited_s)):
             await self.changed.wait()
+        self.waited_s += anyio.current_time() - started
+        if self.waited_s < self.lag_s:
             return
+        self.waited_s = 0.0
         for reader, position in list(self.positions.items()):
             if position <= self.low:
                 del self.positions[reader]
