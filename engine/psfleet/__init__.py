@@ -18,10 +18,10 @@ from psfleet.events import (
     RecordEvent,
     RunSummary,
     Stream,
+    TransferProgress,
 )
 from psfleet.fanout import (
     DaskExecutor,
-    Fleet,
     FleetResult,
     HostResult,
     LocalExecutor,
@@ -31,6 +31,7 @@ from psfleet.fanout import (
     stream,
 )
 from psfleet.session import SecureString
+from psfleet.transfer.api import Fleet, acopy, afetch, copy, fetch
 
 __all__ = [
     "ClientOptions",
@@ -50,10 +51,15 @@ __all__ = [
     "RunSummary",
     "SecureString",
     "Stream",
+    "TransferProgress",
+    "acopy",
+    "afetch",
     "arun",
     "client_options",
     "connect",
+    "copy",
     "errors",
+    "fetch",
     "run",
     "stream",
 ]

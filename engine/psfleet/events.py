@@ -73,6 +73,20 @@ class HostDone:
     error_message: str | None = None
     remedy: str | None = None
     worker: str | None = None  # the Dask worker that ran the host; None in a local run
+    # File transfer (copy/fetch) only: bytes sent or received, the file's SHA-256, and
+    # whether the host's file changed (False: it already had this content, nothing sent).
+    bytes: int | None = None
+    sha256: str | None = None
+    changed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferProgress:
+    """A long copy or fetch on one host, at most once a second: bytes done of `total`."""
+
+    host: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,4 +105,4 @@ class RunSummary:
     spared_by_lockout_guard: int = 0
 
 
-Event = HostStarted | RecordEvent | HostRetry | HostDone | RunSummary
+Event = HostStarted | RecordEvent | HostRetry | HostDone | TransferProgress | RunSummary

@@ -22,7 +22,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-from psfleet.events import Event, HostDone, HostRetry, HostStarted, RecordEvent, RunSummary
+from psfleet.events import (
+    Event,
+    HostDone,
+    HostRetry,
+    HostStarted,
+    RecordEvent,
+    RunSummary,
+    TransferProgress,
+)
 from psfleet.session.convert import PSObjectView, SecureString
 from psfleet.session.records import (
     ErrorRecord,
@@ -79,6 +87,8 @@ def event_to_json(event: Event) -> dict[str, JsonValue]:
         }
     if isinstance(event, RunSummary):
         return summary_to_json(event)
+    if isinstance(event, TransferProgress):
+        return {"event": "progress", "host": event.host, "bytes": event.done, "total": event.total}
     raise TypeError(f"not a psfleet event: {type(event).__name__}")
 
 
@@ -114,6 +124,16 @@ def host_result(done: HostDone) -> dict[str, JsonValue]:
         "error_type": done.error_type,
         "error_message": done.error_message,
         "remedy": done.remedy,
+        # copy and fetch only: a run's results keep their shape
+        **{
+            name: value
+            for name, value in (
+                ("bytes", done.bytes),
+                ("sha256", done.sha256),
+                ("changed", done.changed),
+            )
+            if value is not None
+        },
     }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from psfleet import __version__
-from psfleet.cli import bench, doctor, run, shell, sim
+from psfleet.cli import bench, copy, doctor, run, shell, sim
 from psfleet.logs import configure_cli
 
 app = typer.Typer(
@@ -34,6 +34,8 @@ def _root(
 
 
 app.command("run")(run.run)
+app.command("copy")(copy.copy)
+app.command("fetch")(copy.fetch)
 app.command("shell")(shell.shell)
 app.command("sim")(sim.sim)
 app.command("doctor")(doctor.doctor)

@@ -86,6 +86,13 @@ def sim(
             min=0, help="Seconds a locked account stays locked (0: until the fleet restarts)."
         ),
     ] = 1800.0,
+    disk_quota: Annotated[
+        str | None,
+        typer.Option(
+            help="What each host's simulated disk holds (bytes, or with KB/MB/GB): a write "
+            "past it fails as a full disk does on Windows."
+        ),
+    ] = None,
     client_cert: Annotated[
         str | None,
         typer.Option(
@@ -95,7 +102,11 @@ def sim(
     ] = None,
 ) -> None:
     """Start a simulated fleet; runs until SIGINT/SIGTERM. Prints a line starting with `ready`."""
-    from psfleet.simfleet.config import Quotas, SimConfig  # noqa: PLC0415 - see the docstring
+    from psfleet.simfleet.config import (  # noqa: PLC0415 - see the docstring
+        Quotas,
+        SimConfig,
+        parse_size,
+    )
     from psfleet.simfleet.runner import serve  # noqa: PLC0415
 
     try:
@@ -123,6 +134,7 @@ def sim(
             cbt_hardening=cbt_hardening,
             lockout_threshold=lockout_threshold,
             lockout_duration_s=lockout_duration,
+            disk_quota=parse_size(disk_quota) if disk_quota is not None else None,
         )
         if client_cert is not None:
             _write_client_certificate(config, client_cert)

@@ -25,7 +25,7 @@ from psfleet import eventloop
 from psfleet.client import ClientOptions, client_options
 from psfleet.errors import UsageError
 from psfleet.events import Event
-from psfleet.fanout.attempt import Emit
+from psfleet.fanout.attempt import Emit, HostWork
 from psfleet.fanout.executor import Executor, FanOut, LocalExecutor, Runner, with_run_broker
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.pools import KeptPools
@@ -224,6 +224,24 @@ class Fleet:
             _fan_to([*self._sinks, *sinks]),
             args=args,
             pools=self._pools,
+        )
+        return await scheduler.run()
+
+    async def run_work(
+        self, work: HostWork, *, sinks: Sequence[Sink] = (), emit: Emit | None = None
+    ) -> FleetResult:
+        """Run `work` on every target on the kept pools (psfleet.transfer's copy and fetch).
+
+        `emit`, when given, receives every event instead of the sinks (it forwards them).
+        """
+        await self._resolve()
+        scheduler = Scheduler(
+            self.targets,
+            [],
+            self.options,
+            emit or _fan_to([*self._sinks, *sinks]),
+            pools=self._pools,
+            work=work,
         )
         return await scheduler.run()
 

@@ -33,6 +33,11 @@ class PoolSource(Protocol):
     async def release(self, target: Target, pool: RunspacePool, *, broken: bool) -> None: ...
 
 
+# One attempt's work on a host, instead of running the run's commands (file transfer):
+# it gets its pool from the PoolSource and raises AttemptFailed as attempt_host does.
+HostWork = Callable[[Target, Emit, "PoolSource"], Awaitable[ScriptOutcome]]
+
+
 def endpoint_for(target: Target, options: RunOptions) -> Endpoint:
     tls = target.scheme == "https" if target.scheme is not None else options.tls
     if target.scheme is None and target.port == 5986:

@@ -20,6 +20,12 @@ class HostResult:
     error_message: str | None = None
     remedy: str | None = None
     records: list[RecordEvent] = field(default_factory=list, repr=False)
+    # copy and fetch: payload bytes moved, the file's SHA-256 (one file), whether it
+    # changed, and the paths written (remote for copy, local for fetch)
+    bytes: int | None = None
+    sha256: str | None = None
+    changed: bool | None = None
+    files: list[str] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:

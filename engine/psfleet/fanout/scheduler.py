@@ -30,9 +30,9 @@ from psfleet.events import (
     HostStarted,
     RecordEvent,
 )
-from psfleet.fanout.attempt import Emit, PoolSource, attempt_host
+from psfleet.fanout.attempt import Emit, HostWork, PoolSource, attempt_host
 from psfleet.fanout.options import RunOptions
-from psfleet.fanout.outcome import AttemptFailed, should_retry
+from psfleet.fanout.outcome import AttemptFailed, ScriptOutcome, should_retry
 from psfleet.fanout.pools import FreshPools
 from psfleet.fanout.result import FleetResult, HostResult
 from psfleet.fanout.status import Happened, Stop, Verdict, final_status
@@ -70,8 +70,10 @@ class Scheduler:
         *,
         args: Sequence[Any] = (),
         pools: PoolSource | None = None,
+        work: HostWork | None = None,
     ) -> None:
         self.targets = list(targets)
+        self._work = work or self._run_commands
         self.commands = list(commands)
         self.args = list(args)
         self.options = options
@@ -82,6 +84,9 @@ class Scheduler:
         self._deadline = float("inf")
         self.result = FleetResult({t.name: HostResult(t.name) for t in self.targets})
         self._done: set[str] = set()
+
+    async def _run_commands(self, target: Target, emit: Emit, pools: PoolSource) -> ScriptOutcome:
+        return await attempt_host(target, self.commands, self.args, self.options, emit, pools)
 
     async def _emit(self, event: Event) -> None:
         if self.options.collect and isinstance(event, RecordEvent):
@@ -186,9 +191,7 @@ class Scheduler:
                 async for attempt in self._retrying(target):
                     with attempt:
                         clock.attempts += 1
-                        outcome = await attempt_host(
-                            target, self.commands, self.args, self.options, self._emit, self._pools
-                        )
+                        outcome = await self._work(target, self._emit, self._pools)
         except AttemptFailed as failed:
             return self._happened(target.name, deadline, error=failed.error, started=failed.started)
         except Exception as exc:  # a bug of ours: report it on this host, keep the run going

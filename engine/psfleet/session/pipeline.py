@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -67,8 +67,10 @@ class Pipeline:
         *,
         input: Iterable[Any] | None,
         parameters: Mapping[str, Any] | None,
+        streamed_input: bool = False,
     ) -> None:
         self._link = link
+        self._streamed_input = streamed_input
         self._shell = link.shell
         self._script = script
         self._args = args
@@ -140,7 +142,7 @@ class Pipeline:
             self._script,
             self._args,
             self._parameters,
-            no_input=self._input is None,
+            no_input=self._input is None and not self._streamed_input,
             protocol_version=version,
             cipher=link.cipher,
         )
@@ -154,6 +156,25 @@ class Pipeline:
     def _chosen_command_id(self) -> str:
         """The CommandId psfleet asks for: the host's answer is not needed to address it."""
         return str(self.id).upper()
+
+    async def send_input(self, serialized: Sequence[bytes], *, end: bool = False) -> None:
+        """Send input items already serialized as CLIXML, for `streamed_input=True` pipelines.
+
+        A file pushed to many hosts serializes each chunk once for all of them; only the
+        PSRP and WSMan framing is per host. `end` sends EndOfPipelineInput after them.
+        """
+        await self.start()
+        link = self._link
+        messages = [
+            psrp.message(MessageType.PipelineInput, link.pool_id, self.id, data)
+            for data in serialized
+        ]
+        if end:
+            messages.append(
+                psrp.message(MessageType.EndOfPipelineInput, link.pool_id, self.id, b"")
+            )
+        for payload in link.payloads(messages):
+            await self._shell.send([link.chunk(payload, self._command_id)])
 
     def __aiter__(self) -> Pipeline:
         return self

@@ -126,9 +126,20 @@ class RunspacePool:
         *args: Any,
         input: Iterable[Any] | None = None,
         parameters: Mapping[str, Any] | None = None,
+        streamed_input: bool = False,
     ) -> Pipeline:
-        """A pipeline ready to start: iterate it (`async for`) or `await pipeline.result()`."""
-        return Pipeline(self._link, script, args, input=input, parameters=parameters)
+        """A pipeline ready to start: iterate it (`async for`) or `await pipeline.result()`.
+
+        `streamed_input=True`: the input comes later, through `pipeline.send_input()`.
+        """
+        return Pipeline(
+            self._link,
+            script,
+            args,
+            input=input,
+            parameters=parameters,
+            streamed_input=streamed_input,
+        )
 
     def stream(
         self,

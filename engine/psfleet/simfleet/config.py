@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from psfleet.errors import UsageError
 
 CBT_HARDENING_LEVELS = ("none", "relaxed", "strict")
+
+
+_UNITS = {"": 1, "B": 1} | {
+    unit + suffix: 1 << (10 * (i + 1)) for i, unit in enumerate("KMGT") for suffix in ("", "B")
+}
+
+
+def parse_size(text: str) -> int:
+    """'500MB' -> 524288000 (binary units, as Windows counts disk space)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?B?)\s*", text.upper())
+    if match is None:
+        raise UsageError(f"size {text!r}: expected bytes, or a number with KB, MB, GB or TB")
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,7 @@ class SimConfig:
     # unlocked). Threshold 0 never locks, as a default Windows domain.
     lockout_threshold: int = 0
     lockout_duration_s: float = 1800.0
+    disk_quota: int | None = None  # bytes each host's simulated disk holds; None: no limit
 
     def __post_init__(self) -> None:
         if self.cbt_hardening not in CBT_HARDENING_LEVELS:

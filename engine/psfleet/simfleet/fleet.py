@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +28,7 @@ from psfleet.simfleet.auth import AuthPolicy
 from psfleet.simfleet.certs import FleetCA, HostIdentity
 from psfleet.simfleet.config import SimConfig
 from psfleet.simfleet.faults import FaultKind, plan_faults
+from psfleet.simfleet.filesystem import HostFiles
 from psfleet.simfleet.host import HostRuntime
 from psfleet.simfleet.hostfacts import HostFacts, derive_host, fleet_lookup
 from psfleet.simfleet.http_app import FleetApp
@@ -143,9 +145,11 @@ class SimFleet:
                 credssp=fact.inventory_name.lower() not in credssp_off,
                 keytab=keytabs.get(fact.inventory_name),
             )
-            self._runtimes[fact.address] = HostRuntime(
+            runtime = HostRuntime(
                 fact, port, policy, config.quotas, self._stats, faults[fact.inventory_name]
             )
+            runtime.disk = self._disk_maker(runtime)
+            self._runtimes[fact.address] = runtime
         loop = asyncio.get_running_loop()
         app = FleetApp(
             self._runtimes,
@@ -299,6 +303,18 @@ class SimFleet:
         if self.config.kerberos_keytab is None:
             return {}
         return split_keytab(self.config.kerberos_keytab, served, self._state_path("keytabs"))
+
+    def _disk_maker(self, runtime: HostRuntime) -> Callable[[], HostFiles]:
+        """Each host's disk is a folder of the state dir, made when a script first uses it."""
+
+        def make() -> HostFiles:
+            return HostFiles(
+                self._state_path("disks") / runtime.name,
+                quota=self.config.disk_quota,
+                count=runtime.count_file_bytes,
+            )
+
+        return make
 
     def _state_path(self, name: str) -> Path:
         assert self._state_dir is not None

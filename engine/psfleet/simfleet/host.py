@@ -12,6 +12,7 @@ from psfleet.simfleet.answers import AnswerCache
 from psfleet.simfleet.auth import AuthPolicy, Identity
 from psfleet.simfleet.config import Quotas
 from psfleet.simfleet.faults import HostFault
+from psfleet.simfleet.filesystem import HostFiles
 from psfleet.simfleet.hostfacts import HostFacts, SessionContext
 from psfleet.simfleet.psrp_shell import PsrpShell
 from psfleet.simfleet.stats import Counter, FleetStats
@@ -48,9 +49,21 @@ class HostRuntime:
     fault: HostFault
     shells: dict[str, _Held] = field(default_factory=dict)  # by ShellId
     answers: AnswerCache = field(default_factory=AnswerCache)  # replayed pipeline answers
+    disk: Callable[[], HostFiles] | None = None  # makes the host's disk on first use
+    _files: HostFiles | None = None
 
     def __post_init__(self) -> None:
         self.row = self.stats.row(self.facts.inventory_name)
+
+    @property
+    def files(self) -> HostFiles | None:
+        if self._files is None and self.disk is not None:
+            self._files = self.disk()
+        return self._files
+
+    def count_file_bytes(self, written: int, read: int) -> None:
+        self.count(Counter.FILE_BYTES_WRITTEN, written)
+        self.count(Counter.FILE_BYTES_READ, read)
 
     @property
     def name(self) -> str:
@@ -145,6 +158,7 @@ class HostRuntime:
             auth=identity.auth,
             delegable=identity.delegable,
             lookup=lookup,
+            files=self.files,
         )
 
 

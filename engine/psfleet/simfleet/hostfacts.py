@@ -6,7 +6,10 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from psfleet.simfleet.filesystem import HostFiles
 
 AuthName = Literal["basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate"]
 
@@ -176,6 +179,7 @@ class SessionContext:
     # True only for CredSSP with a delegated password or Kerberos with a forwarded TGT.
     delegable: bool
     lookup: Callable[[str], HostFacts | None]
+    files: HostFiles | None = None  # the host's disk; None: a host without one
 
 
 def fleet_lookup(hosts: Iterable[HostFacts]) -> Callable[[str], HostFacts | None]:

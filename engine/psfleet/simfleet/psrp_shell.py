@@ -19,6 +19,7 @@ from psfleet.simfleet.answers import AnswerCache, Message, Recorder, create_pipe
 from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import items
 from psfleet.simfleet.outbox import Outbox, pipeline_id_of, split_fragments
+from psfleet.simfleet.pipeline_input import StreamedInput
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
 from psfleet.wsman import names
 
@@ -43,7 +44,7 @@ class _Command:
     command_id: str
     pipeline_id: uuid.UUID
     pipeline: psrpcore.ServerPipeline | None  # None for a replayed answer: psrpcore never saw it
-    input: list[Any] = field(default_factory=list)
+    input: list[Any] | StreamedInput = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     recorder: Recorder | None = None  # records the answer of a cacheable first run
     done: bool = False
@@ -109,7 +110,16 @@ class PsrpShell:
             if key is not None and _cacheable(pipeline):
                 command.recorder = Recorder(key)
             self._start(command)
+        elif minips.streams_input(command_specs(pipeline)):
+            command.input = StreamedInput()
+            self._start(command)
         return command_id
+
+    async def input_room(self, command_id: str | None) -> None:
+        """A Send returns once the script has caught up with its streamed input."""
+        command = self.commands.get(command_id.upper()) if command_id else None
+        if command is not None and isinstance(command.input, StreamedInput):
+            await command.input.room()
 
     def send(self, command_id: str | None, stream: str, data: bytes) -> None:
         command = self.commands.get(command_id.upper()) if command_id else None
@@ -218,7 +228,9 @@ class PsrpShell:
                 command.input.append(event.data)
         elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
             command = self._by_pipeline.get(event.pipeline_id)
-            if command is not None and command.task is None:
+            if command is not None and isinstance(command.input, StreamedInput):
+                command.input.end()
+            elif command is not None and command.task is None:
                 self._start(command)
         elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
             self.pool.runspace_availability_response(event.ci, self.pool.max_runspaces)
@@ -237,8 +249,13 @@ class PsrpShell:
         # Windows sends no Running state for a pipeline; psrpcore's start() would.
         pipeline._change_state(PSInvocationState.Running, emit=False)
         finished = False
+        run = minips.run_commands(specs, self.context, input=command.input)
         try:
-            for item in minips.run_commands(specs, self.context, input=command.input):
+            for item in run:
+                if isinstance(item, items.AwaitInput):
+                    assert isinstance(command.input, StreamedInput)
+                    await command.input.arrived()
+                    continue
                 if isinstance(item, items.Sleep):
                     await asyncio.sleep(min(item.seconds, _LONGEST_SLEEP_S))
                     continue
@@ -257,6 +274,9 @@ class PsrpShell:
                         _LONGEST_SLEEP_S,
                     )
         finally:
+            run.close()  # now, not at garbage collection: a stopped run closes its files
+            if isinstance(command.input, StreamedInput):
+                command.input.close()
             command.done = True
             self._pump()
         recorder = command.recorder

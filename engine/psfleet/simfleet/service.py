@@ -149,6 +149,7 @@ class WSManService:
             for chunk in shell.parse_send(env.body):
                 if chunk.data:
                     target.send(chunk.command_id, chunk.name, chunk.data)
+                    await target.input_room(chunk.command_id)
         return shell.SEND_RESPONSE
 
     async def _receive(

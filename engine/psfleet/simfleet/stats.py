@@ -23,6 +23,8 @@ class Counter(enum.IntEnum):
     REQUESTS = 7
     FAULTS = 8
     REPLAYED = 9  # executions answered from the host's recorded answers
+    FILE_BYTES_WRITTEN = 10  # to the host's simulated disk
+    FILE_BYTES_READ = 11
 
 
 _KEYS = {c: c.name.lower() for c in Counter}

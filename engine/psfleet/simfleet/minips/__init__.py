@@ -7,6 +7,8 @@ one Finished. Values are psrpcore types, ready for ServerPipeline.write_output.
 """
 
 from psfleet.simfleet.minips.items import (
+    INPUT_PENDING,
+    AwaitInput,
     Debug,
     Error,
     Finished,
@@ -19,9 +21,17 @@ from psfleet.simfleet.minips.items import (
     Verbose,
     Warning,
 )
-from psfleet.simfleet.minips.runner import CommandSpec, is_cacheable, run_commands, run_script
+from psfleet.simfleet.minips.runner import (
+    CommandSpec,
+    is_cacheable,
+    run_commands,
+    run_script,
+    streams_input,
+)
 
 __all__ = [
+    "INPUT_PENDING",
+    "AwaitInput",
     "CommandSpec",
     "Debug",
     "Error",
@@ -37,4 +47,5 @@ __all__ = [
     "is_cacheable",
     "run_commands",
     "run_script",
+    "streams_input",
 ]

@@ -8,6 +8,7 @@ without every stage having to forward them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections import deque
@@ -18,8 +19,9 @@ from typing import Any
 from psrpcore.types import ErrorCategory, ErrorRecord, InvocationInfo, PSVersion
 
 from psfleet.simfleet import cmdshell
+from psfleet.simfleet.filesystem import SimFile, WindowsIOError
 from psfleet.simfleet.hostfacts import SessionContext
-from psfleet.simfleet.minips import commands, objects, records, securestring
+from psfleet.simfleet.minips import commands, dotnet, objects, records, securestring
 from psfleet.simfleet.minips import syntax as s
 from psfleet.simfleet.minips.items import Error, StreamItem
 from psfleet.simfleet.minips.values import (
@@ -100,6 +102,8 @@ class Runtime:
         self.escalate = 0
         # Unmanaged memory of Marshal calls: pointer -> the string it holds.
         self.memory: dict[int, str] = {}
+        # Files the run opened: closed when it ends, however it ends.
+        self.handles: list[SimFile] = []
 
     # -- streams and errors -----------------------------------------------------
 
@@ -176,6 +180,8 @@ class Runtime:
                 yield from self.run_try(st)
             elif isinstance(st, s.Throw):
                 value = None if st.value is None else collect(self.run_pipeline(st.value))
+                if isinstance(value, ErrorRecord):  # throw $_ in a catch block rethrows
+                    raise Terminate(value)
                 raise Terminate(records.thrown(value, self.where(st.pos)))
             elif isinstance(st, s.Exit):
                 raise ExitScript(0 if st.value is None else int(to_number(self.eval(st.value))))
@@ -377,7 +383,10 @@ class Runtime:
         if isinstance(e, s.Member):
             if e.static and isinstance(e.target, s.TypeLit):
                 return self.static_member(e.target.type_name, e.name)
-            return get_member(self.eval(e.target), e.name)
+            target = self.eval(e.target)
+            if isinstance(target, dotnet.DotNetObject):
+                return self.dotnet_member(target, e.name)
+            return get_member(target, e.name)
         if isinstance(e, s.Binary):
             return self.binary(e)
         if isinstance(e, s.Expandable):
@@ -412,6 +421,21 @@ class Runtime:
                 f"Unsupported expression {type(e).__name__}.", "UnsupportedExpression"
             )
         )
+
+    def dotnet_member(self, target: dotnet.DotNetObject, name: str) -> Any:
+        try:
+            return target.member(name.lower())
+        except LookupError:
+            return None  # PowerShell: a missing property reads as $null
+        except dotnet.DotNetError as err:
+            message = f'Exception getting "{name}": "{err.message}"'
+            raise StatementError(
+                self.runtime_error(message, "ExceptionWhenGetting", "NotSpecified")
+            ) from None
+
+    def release_handles(self) -> None:
+        while self.handles:
+            self.handles.pop().close()
 
     def binary(self, e: s.Binary) -> Any:
         op = e.op
@@ -461,13 +485,25 @@ class Runtime:
                 if isinstance(a, int) and isinstance(b, int) and a % b == 0
                 else quotient
             )
-        return {"+": a + b, "-": a - b, "*": a * b, "%": a % b}[op]
+        if op == "%":  # not in one dict with the others: `x + 0` must not divide by zero
+            return a % b
+        return {"+": a + b, "-": a - b, "*": a * b}[op]
 
     def call(self, e: s.Call) -> Any:
         args = [self.eval(a) for a in e.args]
-        if e.static and isinstance(e.target, s.TypeLit):
-            return self.static_call(e.target.type_name, e.name, args)
-        target = self.eval(e.target)
+        try:
+            if e.static and isinstance(e.target, s.TypeLit):
+                if dotnet.handles(e.target.type_name):
+                    with contextlib.suppress(LookupError):
+                        return dotnet.output(
+                            dotnet.static_call(self, e.target.type_name, e.name, args)
+                        )
+                return self.static_call(e.target.type_name, e.name, args)
+            target = self.eval(e.target)
+            if isinstance(target, dotnet.DotNetObject):
+                return dotnet.output(target.call(e.name.lower(), args))
+        except (WindowsIOError, dotnet.DotNetError) as err:
+            raise StatementError(dotnet.method_error(e.name, args, err)) from None
         try:
             return call_method(target, e.name, args)
         except (LookupError, IndexError, ValueError, TypeError):
@@ -481,6 +517,9 @@ class Runtime:
             ) from None
 
     def static_member(self, type_name: str, name: str) -> Any:
+        enum_value = dotnet.enum_member(type_name, name)
+        if enum_value is not None:
+            return enum_value
         lower = (type_name.removeprefix("system."), name.lower())
         if lower == ("datetime", "now"):
             return dt.datetime.now().astimezone()

@@ -69,6 +69,14 @@ class Finished:
 
 
 # Records on a side stream: they pass through pipeline stages untouched.
+@dataclass(frozen=True, slots=True)
+class AwaitInput:
+    """The script waits for the next pipeline input item (streamed input only)."""
+
+
+# What a streamed input yields while its next item has not arrived.
+INPUT_PENDING = AwaitInput()
+
 StreamItem = Error | Warning | Verbose | Debug | Information | Progress | Sleep
-Item = Output | StreamItem | Finished
+Item = Output | StreamItem | Finished | AwaitInput
 STREAM_TYPES = (Error, Warning, Verbose, Debug, Information, Progress, Sleep)

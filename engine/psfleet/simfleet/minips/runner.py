@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -15,6 +15,8 @@ from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import (
     builtins,
     commands,
+    dotnet,
+    filecmdlets,
     hostcmdlets,
     records,
     remoting,
@@ -30,12 +32,12 @@ from psfleet.simfleet.minips.evaluator import (
     Terminate,
     collect,
 )
-from psfleet.simfleet.minips.items import Error, Finished, Item, Output
+from psfleet.simfleet.minips.items import INPUT_PENDING, Error, Finished, Item, Output
 from psfleet.simfleet.minips.parser import ParseError, parse
 from psfleet.simfleet.minips.values import enumerate_value, to_string
 
 # The cmdlet modules register themselves on import.
-_CMDLET_MODULES = (builtins, hostcmdlets, remoting, securestring)
+_CMDLET_MODULES = (builtins, filecmdlets, hostcmdlets, remoting, securestring)
 # Native commands whose output depends on the session user, not only on the host.
 _USER_DEPENDENT = frozenset({"whoami", "whoami.exe"})
 _IMPURE_VARS = frozenset({"env:username"})
@@ -74,9 +76,21 @@ def run_script(
     yield from _drive(rt, lambda: _script_stage(rt, parsed, [*named, *positional], iter(input)))
 
 
+def streams_input(commands_: Sequence[CommandSpec]) -> bool:
+    """True when the pipeline is one script whose process block can take input as it comes.
+
+    Only then may run_commands get an input that yields INPUT_PENDING: the pending marker
+    passes up through the script's output, which must therefore be the pipeline's.
+    """
+    if len(commands_) != 1 or not commands_[0].is_script:
+        return False
+    parsed = parse(commands_[0].text)
+    return not isinstance(parsed, ParseError) and parsed.process is not None
+
+
 def run_commands(
-    commands_: Sequence[CommandSpec], ctx: SessionContext, input: Sequence[Any] = ()
-) -> Iterator[Item]:
+    commands_: Sequence[CommandSpec], ctx: SessionContext, input: Iterable[Any] = ()
+) -> Generator[Item, None, None]:
     """Run a psrpcore PowerShell (statements of piped commands), as a ServerPipeline receives it."""
     statements: list[list[CommandSpec]] = [[]]
     for command in commands_:
@@ -149,6 +163,9 @@ def _script_stage(
             yield from rt.run_block(script.begin)
         if script.process is not None:
             for item in upstream:
+                if item is INPUT_PENDING:
+                    yield item  # up to the server, which waits for the next Send
+                    continue
                 rt.vars["_"] = item
                 rt.vars["input"] = [item]
                 yield from rt.run_block(script.process)
@@ -161,12 +178,19 @@ def _script_stage(
 
 def _drive(rt: Runtime, values: Callable[[], Iterator[Any]]) -> Iterator[Item]:
     """Interleave pending stream records before each output, end with Finished."""
+    try:
+        yield from _items(rt, values)
+    finally:
+        rt.release_handles()  # also when the pipeline is stopped (the generator closed)
+
+
+def _items(rt: Runtime, values: Callable[[], Iterator[Any]]) -> Iterator[Item]:
     pending = rt.pending
     try:
         for value in values():
             while pending:
                 yield pending.popleft()
-            yield Output(_wire(value))
+            yield INPUT_PENDING if value is INPUT_PENDING else Output(_wire(value))
     except Terminate as err:
         yield from _flush(rt)
         yield Finished(failed=True, error=err.record)
@@ -236,6 +260,8 @@ def _pure(node: Any) -> bool:
         and node.name.lower() in _IMPURE_STATICS
     ):
         return False
+    if isinstance(node, s.TypeLit) and dotnet.simple_type(node.type_name) in dotnet.IO_TYPES:
+        return False  # the disk changes between runs
     return all(_pure(getattr(node, f.name)) for f in dataclasses.fields(node))
 
 

@@ -76,6 +76,8 @@ def _own_member(value: Any, lower: str) -> Any:
         return len(value) if lower in ("count", "length") else _MISSING
     if issubclass(kind, str) and lower == "length":
         return len(value)
+    if issubclass(kind, bytes | bytearray) and lower in ("length", "count"):
+        return len(value)
     if issubclass(kind, PSEnumBase) and lower == "value__":
         return int(value)
     if issubclass(kind, dt.datetime):

@@ -1,0 +1,196 @@
+"""`psfleet copy SRC DEST TARGETS...` and `psfleet fetch SRC DEST_DIR TARGETS...`.
+
+The same connection, target, throttle, timeout, retry and output options as `psfleet
+run` (declared once, in connection_options/fanout_options), and its exit codes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from psfleet import eventloop
+from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.fanout_options import FanoutArgs
+from psfleet.cli.option_groups import with_option_groups
+from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
+from psfleet.cli.target_options import Inventory
+from psfleet.errors import UsageError
+from psfleet.fanout.api import RunControl, Sink
+from psfleet.fanout.options import RunOptions
+from psfleet.fanout.result import FleetResult
+from psfleet.logs import configure_json_file
+from psfleet.targets.model import Target
+from psfleet.transfer.api import acopy, afetch, check_dest_dir, check_source
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Hosts = Annotated[
+    list[str],
+    typer.Argument(
+        help="Hosts: names, a,b,c lists, node[01-64] ranges, @file, inventory patterns."
+    ),
+]
+Recurse = Annotated[
+    bool, typer.Option("--recurse", "-r", help="SRC is a folder: copy its tree, file by file.")
+]
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
+]
+OutputDir = Annotated[
+    Path | None, typer.Option(help="Write per-host output, errors and result.json here.")
+]
+LogJson = Annotated[
+    Path | None, typer.Option(help="Write the run's log events (JSON lines) to this file.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")]
+
+Transfer = Callable[[list[Target], list[Sink], RunOptions, RunControl], Awaitable[FleetResult]]
+
+
+@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)
+def copy(
+    src: Annotated[Path, typer.Argument(help="The local file (or folder, with --recurse).")],
+    dest: Annotated[str, typer.Argument(help=r"The remote path, e.g. C:\Windows\Temp\app.msi.")],
+    targets: Hosts,
+    *,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even to hosts whose file has the same SHA-256.")
+    ] = False,
+    recurse: Recurse = False,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
+    fanout: FanoutArgs,
+    json_output: JsonOutput = False,
+    output_dir: OutputDir = None,
+    log_json: LogJson = None,
+    quiet: Quiet = False,
+) -> None:
+    """Push a local file to every host, verified by SHA-256 and moved into place atomically.
+
+    Exit code: 0 every host ok, 1 some host not ok, 2 usage error, 130 interrupted.
+    """
+
+    async def transfer(
+        hosts: list[Target], sinks: list[Sink], options: RunOptions, control: RunControl
+    ) -> FleetResult:
+        return await acopy(
+            hosts,
+            src,
+            dest,
+            force=force,
+            recurse=recurse,
+            sinks=sinks,
+            options=options,
+            control=control,
+        )
+
+    _run_transfer(
+        "copy", lambda: check_source(src, recurse), transfer, targets, inventory,
+        connection, fanout, json_output, output_dir, log_json, quiet,
+    )  # fmt: skip
+
+
+@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)
+def fetch(
+    src: Annotated[str, typer.Argument(help=r"The remote file, e.g. C:\Logs\app.log.")],
+    dest_dir: Annotated[Path, typer.Argument(help="Local folder: files go to DEST_DIR/<host>/.")],
+    targets: Hosts,
+    *,
+    recurse: Recurse = False,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
+    fanout: FanoutArgs,
+    json_output: JsonOutput = False,
+    output_dir: OutputDir = None,
+    log_json: LogJson = None,
+    quiet: Quiet = False,
+) -> None:
+    """Pull a remote file from every host into DEST_DIR/<host>/<name>, verified by SHA-256.
+
+    Exit code: 0 every host ok, 1 some host not ok, 2 usage error, 130 interrupted.
+    """
+
+    async def transfer(
+        hosts: list[Target], sinks: list[Sink], options: RunOptions, control: RunControl
+    ) -> FleetResult:
+        return await afetch(
+            hosts, src, dest_dir, recurse=recurse, sinks=sinks, options=options, control=control
+        )
+
+    _run_transfer(
+        "fetch", lambda: check_dest_dir(dest_dir), transfer, targets, inventory,
+        connection, fanout, json_output, output_dir, log_json, quiet,
+    )  # fmt: skip
+
+
+def _run_transfer(
+    name: str,
+    check: Callable[[], None],
+    transfer: Transfer,
+    targets: list[str],
+    inventory: Path | None,
+    connection: ConnectionArgs,
+    fanout: FanoutArgs,
+    json_output: bool,
+    output_dir: Path | None,
+    log_json: Path | None,
+    quiet: bool,
+) -> None:
+    try:
+        check()  # bad input is a usage error before anything runs
+        options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
+        if log_json is not None:
+            configure_json_file(log_json)
+        if connection.auth == "credssp" and not quiet:
+            typer.echo(CREDSSP_WARNING, err=True)
+        result = eventloop.run(
+            _main, transfer, targets, inventory, options, json_output, output_dir, quiet
+        )
+    except UsageError as exc:
+        typer.echo(f"psfleet {name}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    raise typer.Exit(result.exit_code)
+
+
+async def _main(
+    transfer: Transfer,
+    expressions: list[str],
+    inventory: Path | None,
+    options: RunOptions,
+    json_output: bool,
+    output_dir: Path | None,
+    quiet: bool,
+) -> FleetResult:
+    hosts = await resolve_all_targets(expressions, None, inventory, options)
+    control = RunControl()
+    async with (
+        open_sinks(
+            len(hosts), json_output=json_output, output_dir=output_dir, quiet=quiet
+        ) as sinks,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(_watch_signals, control)
+        result = await transfer(hosts, list(sinks), options, control)
+        group.cancel_scope.cancel()
+    return result
+
+
+async def _watch_signals(control: RunControl) -> None:
+    """First SIGINT/SIGTERM: stop the transfers (temporary files removed); the second: leave."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if control.interrupted:
+                sys.stderr.write("psfleet: interrupted twice, exiting now\n")
+                os._exit(EXIT_INTERRUPTED)
+            sys.stderr.write("psfleet: interrupting: stopping transfers and closing pools...\n")
+            control.interrupt()

@@ -1,0 +1,1 @@
+"""Fleet file transfer over PSRP: `copy` pushes a local file to every host, `fetch` pulls."""
