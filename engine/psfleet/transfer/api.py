@@ -36,9 +36,9 @@ from psfleet.fanout.api import (
     Targets,
     build_options,
     resolve_off_loop,
-    with_run_broker,
 )
 from psfleet.fanout.attempt import Emit, HostWork, PoolSource
+from psfleet.fanout.executor import with_run_broker
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.outcome import AttemptFailed, ScriptOutcome
 from psfleet.fanout.result import FleetResult
