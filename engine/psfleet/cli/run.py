@@ -16,7 +16,9 @@ from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.option_groups import with_option_groups
+from psfleet.cli.recording import NothingToRerun, Recording, Rerun
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
+from psfleet.cli.store_options import StoreArgs
 from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
 from psfleet.fanout.api import RunControl, arun
@@ -28,7 +30,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)
+@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs, store=StoreArgs)
 def run(
     targets: Targets = None,
     *,
@@ -57,13 +59,18 @@ def run(
         Path | None, typer.Option(help="Write the run's log events (JSON lines) to this file.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")] = False,
+    store: StoreArgs,
 ) -> None:
     """Run PowerShell on many hosts at once.
 
     Exit code: 0 every host ok, 1 some host not ok, 2 usage error, 130 interrupted.
     """
     try:
+        rerun = Rerun.load(store.rerun, store.state_dir) if store.rerun else None
+        if rerun is not None and not command and file is None:
+            command, arg = rerun.commands, arg or [str(a) for a in rerun.args]
         scripts = _scripts(command or [], file)
+        recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)
         options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
         if log_json is not None:
             configure_json_file(log_json)
@@ -80,10 +87,15 @@ def run(
             json_output,
             output_dir,
             quiet,
+            rerun,
+            recording,
         )
     except UsageError as exc:
         typer.echo(f"psfleet run: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    except NothingToRerun as exc:
+        typer.echo(f"psfleet run: {exc}", err=True)
+        raise typer.Exit(0) from exc
     raise typer.Exit(result.exit_code)
 
 
@@ -109,10 +121,16 @@ async def _main(
     json_output: bool,
     output_dir: Path | None,
     quiet: bool,
+    rerun: Rerun | None,
+    recording: Recording,
 ) -> FleetResult:
-    hosts = await resolve_all_targets(expressions, cluster, inventory, options)
+    if rerun is not None:
+        hosts = await rerun.targets(expressions, cluster, inventory, options)
+    else:
+        hosts = await resolve_all_targets(expressions, cluster, inventory, options)
     control = RunControl()
     async with (
+        recording.sinks(hosts, scripts, args) as recorder,
         open_sinks(
             len(hosts), json_output=json_output, output_dir=output_dir, quiet=quiet
         ) as sinks,
@@ -120,7 +138,7 @@ async def _main(
     ):
         group.start_soon(_watch_signals, control)
         result = await arun(
-            hosts, scripts, args=args, sinks=sinks, options=options, control=control
+            hosts, scripts, args=args, sinks=[*sinks, *recorder], options=options, control=control
         )
         group.cancel_scope.cancel()
     return result
