@@ -1,0 +1,91 @@
+"""What the run store costs a run: `psfleet run` on one simulated fleet, with and without
+`--no-store`, in alternating order, in the same session.
+
+    python -m benchmarks.run_store --hosts 5000 --rounds 3
+
+Each run is a `psfleet run all --json` subprocess (as a user runs it); its wall time is
+the process's, from start to exit, so the recorder's last write and its close count. The
+store is a fresh temporary directory per run. Prints one line per run and the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from psfleet.testing.sim_process import sim_process
+
+BASE_ADDRESS = "127.27.32.1"
+PORT = 15985
+PASSWORD = "psfleet-demo"
+SCRIPT = "$env:COMPUTERNAME; Get-Service WinRM; Write-Warning 'checked'"
+
+
+def one_run(inventory: Path, state: Path, store: bool, throttle: int) -> tuple[float, float]:
+    """(process wall seconds, the run's own wall_s from its summary)."""
+    command = [
+        sys.executable, "-m", "psfleet", "run", "all", "--inventory", str(inventory),
+        "-u", "LAB\\admin", "--auth", "ntlm", "--throttle", str(throttle), "--json",
+        "-c", SCRIPT,
+    ]  # fmt: skip
+    if not store:
+        command.append("--no-store")
+    env = {**os.environ, "PSFLEET_PASSWORD": PASSWORD, "PSFLEET_STATE_DIR": str(state)}
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    summary = json.loads(done.stdout.splitlines()[-1])
+    if summary.get("event") != "summary" or summary["counts"]["ok"] == 0:
+        raise RuntimeError(f"the run failed: {done.stderr[-2000:]}")
+    return wall, float(summary["wall_s"])
+
+
+def _percent(value: float, base: float) -> str:
+    return f"{100 * (value - base) / base:+.1f}%"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run_store")
+    parser.add_argument("--hosts", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--throttle", type=int, default=32)
+    args = parser.parse_args(argv)
+    results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory(prefix="psfleet-store-bench-") as scratch:
+        inventory = Path(scratch) / "inventory.yml"
+        with sim_process(
+            "--hosts", str(args.hosts), "--base-address", BASE_ADDRESS, "--port", str(PORT),
+            "--inventory", str(inventory),
+        ):  # fmt: skip
+            one_run(inventory, Path(scratch) / "warm-up", False, args.throttle)
+            for round_ in range(args.rounds):
+                order = (True, False) if round_ % 2 == 0 else (False, True)
+                for store in order:
+                    state = Path(scratch) / f"state-{round_}-{store}"
+                    wall, run_wall = one_run(inventory, state, store, args.throttle)
+                    size = (state / "runs.db").stat().st_size if store else 0
+                    label = "store   " if store else "no-store"
+                    print(f"round {round_} {label} process {wall:7.2f}s  run {run_wall:7.2f}s  "
+                          f"db {size / 1e6:6.1f} MB", flush=True)  # fmt: skip
+                    results[store].append((wall, run_wall))
+    with_store = statistics.median(w for w, _ in results[True])
+    without = statistics.median(w for w, _ in results[False])
+    run_with = statistics.median(r for _, r in results[True])
+    run_without = statistics.median(r for _, r in results[False])
+    print(
+        f"median process wall: store {with_store:.2f}s, --no-store {without:.2f}s, "
+        f"store costs {_percent(with_store, without)}; run wall_s: "
+        f"{run_with:.2f}s vs {run_without:.2f}s ({_percent(run_with, run_without)})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
