@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,8 +29,12 @@ PASSWORD = "psfleet-demo"
 SCRIPT = "$env:COMPUTERNAME; Get-Service WinRM; Write-Warning 'checked'"
 
 
-def one_run(inventory: Path, state: Path, store: bool, throttle: int) -> tuple[float, float]:
-    """(process wall seconds, the run's own wall_s from its summary)."""
+def one_run(inventory: Path, state: Path, store: bool, throttle: int) -> tuple[float, float, float]:
+    """(process wall seconds, the run's own wall_s from its summary, process CPU seconds).
+
+    CPU time (user + system of the `psfleet run` process, all its threads) is the steadier
+    measure on a shared machine: wall time there depends on what else runs.
+    """
     command = [
         sys.executable, "-m", "psfleet", "run", "all", "--inventory", str(inventory),
         "-u", "LAB\\admin", "--auth", "ntlm", "--throttle", str(throttle), "--json",
@@ -38,13 +43,16 @@ def one_run(inventory: Path, state: Path, store: bool, throttle: int) -> tuple[f
     if not store:
         command.append("--no-store")
     env = {**os.environ, "PSFLEET_PASSWORD": PASSWORD, "PSFLEET_STATE_DIR": str(state)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = json.loads(done.stdout.splitlines()[-1])
     if summary.get("event") != "summary" or summary["counts"]["ok"] == 0:
         raise RuntimeError(f"the run failed: {done.stderr[-2000:]}")
-    return wall, float(summary["wall_s"])
+    return wall, float(summary["wall_s"]), cpu
 
 
 def _percent(value: float, base: float) -> str:
@@ -57,7 +65,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--throttle", type=int, default=32)
     args = parser.parse_args(argv)
-    results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    results: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     with tempfile.TemporaryDirectory(prefix="psfleet-store-bench-") as scratch:
         inventory = Path(scratch) / "inventory.yml"
         with sim_process(
@@ -69,21 +77,19 @@ def main(argv: list[str]) -> int:
                 order = (True, False) if round_ % 2 == 0 else (False, True)
                 for store in order:
                     state = Path(scratch) / f"state-{round_}-{store}"
-                    wall, run_wall = one_run(inventory, state, store, args.throttle)
+                    wall, run_wall, cpu = one_run(inventory, state, store, args.throttle)
                     size = (state / "runs.db").stat().st_size if store else 0
                     label = "store   " if store else "no-store"
                     print(f"round {round_} {label} process {wall:7.2f}s  run {run_wall:7.2f}s  "
-                          f"db {size / 1e6:6.1f} MB", flush=True)  # fmt: skip
-                    results[store].append((wall, run_wall))
-    with_store = statistics.median(w for w, _ in results[True])
-    without = statistics.median(w for w, _ in results[False])
-    run_with = statistics.median(r for _, r in results[True])
-    run_without = statistics.median(r for _, r in results[False])
-    print(
-        f"median process wall: store {with_store:.2f}s, --no-store {without:.2f}s, "
-        f"store costs {_percent(with_store, without)}; run wall_s: "
-        f"{run_with:.2f}s vs {run_without:.2f}s ({_percent(run_with, run_without)})"
-    )
+                          f"cpu {cpu:7.2f}s  db {size / 1e6:6.1f} MB", flush=True)  # fmt: skip
+                    results[store].append((wall, run_wall, cpu))
+    for index, what in enumerate(("process wall", "run wall_s", "process CPU")):
+        with_store = statistics.median(r[index] for r in results[True])
+        without = statistics.median(r[index] for r in results[False])
+        print(
+            f"median {what}: store {with_store:.2f}s, --no-store {without:.2f}s "
+            f"({_percent(with_store, without)})"
+        )
     return 0
 
 
