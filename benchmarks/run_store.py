@@ -2,6 +2,7 @@
 `--no-store`, in alternating order, in the same session.
 
     python -m benchmarks.run_store --hosts 5000 --rounds 3
+    python -m benchmarks.run_store --hosts 5000 --recorder-only   # the recorder alone
 
 Each run is a `psfleet run all --json` subprocess (as a user runs it); its wall time is
 the process's, from start to exit, so the recorder's last write and its close count. The
@@ -21,6 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import anyio
+
+from psfleet.events import Event, HostDone, HostStarted, HostStatus, RecordEvent, RunSummary, Stream
+from psfleet.store import PlannedHost, RunPlan, RunRecorder
 from psfleet.testing.sim_process import sim_process
 
 BASE_ADDRESS = "127.27.32.1"
@@ -55,6 +60,44 @@ def one_run(inventory: Path, state: Path, store: bool, throttle: int) -> tuple[f
     return wall, float(summary["wall_s"]), cpu
 
 
+def recorder_only(hosts: int) -> None:
+    """The recorder fed one run's events in this process: its CPU and time to close.
+
+    Each host: HostStarted, an output object (a 10-property dict, as a service's JSON),
+    a warning, HostDone; then the summary. CPU is the whole process's, writer thread
+    included, so it is what the store adds to a run's client.
+    """
+    planned = [PlannedHost(f"node{i:05d}", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+               for i in range(hosts)]  # fmt: skip
+    service = {f"Property{n}": f"value {n}" for n in range(10)}
+    events: list[Event] = []
+    for host in planned:
+        events.append(HostStarted(host.name, 1))
+        events.append(RecordEvent(host.name, Stream.OUTPUT, service))
+        events.append(RecordEvent(host.name, Stream.WARNING, "checked"))
+        events.append(HostDone(host.name, HostStatus.OK, 0.1, 1))
+    events.append(RunSummary(counts={HostStatus.OK: hosts}, wall_s=1.0))
+
+    async def feed(state: Path) -> tuple[float, float]:
+        recorder = await RunRecorder.start(state, RunPlan(["hostname"], planned))
+        started = time.perf_counter()
+        loop_cpu = time.thread_time()
+        for event in events:
+            await recorder.handle(event)
+        loop_cpu = time.thread_time() - loop_cpu
+        await recorder.aclose()
+        return loop_cpu, time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="psfleet-store-bench-") as scratch:
+        cpu = time.process_time()
+        loop_cpu, wall = anyio.run(feed, Path(scratch))
+        cpu = time.process_time() - cpu
+    print(
+        f"{hosts} hosts, {len(events)} events: process CPU {cpu:.3f}s (event loop "
+        f"{loop_cpu * 1000:.1f} ms in handle), all written {wall:.3f}s after the first event"
+    )
+
+
 def _percent(value: float, base: float) -> str:
     return f"{100 * (value - base) / base:+.1f}%"
 
@@ -64,7 +107,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hosts", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--throttle", type=int, default=32)
+    parser.add_argument("--recorder-only", action="store_true")
     args = parser.parse_args(argv)
+    if args.recorder_only:
+        recorder_only(args.hosts)
+        return 0
     results: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     with tempfile.TemporaryDirectory(prefix="psfleet-store-bench-") as scratch:
         inventory = Path(scratch) / "inventory.yml"
