@@ -161,9 +161,13 @@ def connect(
     return Connection(Endpoint(host, address=address, port=port, tls=tls), options)
 
 
-async def open_pool(endpoint: Endpoint, options: ClientOptions) -> RunspacePool:
-    """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure."""
-    pool = _new_pool(endpoint, options)
+async def open_pool(
+    endpoint: Endpoint, options: ClientOptions, pool_id: uuid.UUID | None = None
+) -> RunspacePool:
+    """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure.
+
+    `pool_id`: chosen beforehand (its ShellId follows from it), to be recorded first."""
+    pool = _new_pool(endpoint, options, pool_id)
     try:
         await pool.open()
     except BaseException:

@@ -22,6 +22,7 @@ class HostStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     DOUBLE_HOP_DENIED = "double_hop_denied"
     PROTOCOL_ERROR = "protocol_error"  # the host's answers could not be understood
+    LOST = "lost"  # a disconnected pool the host no longer had when the client came back
 
 
 class Stream(enum.StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from psfleet import __version__
-from psfleet.cli import bench, doctor, run, runs, shell, sim
+from psfleet.cli import bench, disconnected, doctor, run, runs, shell, sim
 from psfleet.logs import configure_cli
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.command("doctor")(doctor.doctor)
 app.command("bench")(bench.bench)
 app.command("runs")(runs.runs)
 app.command("show")(runs.show)
+app.command("receive")(disconnected.receive)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import typer
 
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.disconnected import DisconnectedArgs, start_run
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.recording import NothingToRerun, Recording, Rerun
@@ -30,7 +31,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs, store=StoreArgs)
+@with_option_groups(
+    connection=ConnectionArgs, fanout=FanoutArgs, store=StoreArgs, detach=DisconnectedArgs
+)
 def run(
     targets: Targets = None,
     *,
@@ -60,6 +63,7 @@ def run(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")] = False,
     store: StoreArgs,
+    detach: DisconnectedArgs,
 ) -> None:
     """Run PowerShell on many hosts at once.
 
@@ -72,6 +76,20 @@ def run(
         scripts = _scripts(command or [], file)
         recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)
         options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
+        if detach.disconnected:
+            raise typer.Exit(
+                eventloop.run(
+                    start_run,
+                    targets or [],
+                    cluster,
+                    inventory,
+                    scripts,
+                    list(arg or []),
+                    options,
+                    recording,
+                    detach.idle_timeout,
+                )
+            )
         if log_json is not None:
             configure_json_file(log_json)
         if connection.auth == "credssp" and not quiet:

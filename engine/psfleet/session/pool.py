@@ -172,9 +172,16 @@ class RunspacePool:
         *args: Any,
         input: Iterable[Any] | None = None,
         parameters: Mapping[str, Any] | None = None,
+        pipeline_id: uuid.UUID | None = None,
     ) -> Pipeline:
-        """A pipeline ready to start: iterate it (`async for`) or `await pipeline.result()`."""
-        return Pipeline(self._link, script, args, input=input, parameters=parameters)
+        """A pipeline ready to start: iterate it (`async for`) or `await pipeline.result()`.
+
+        `pipeline_id`: chosen beforehand, to be recorded before the command starts (and
+        `attach`ed to by a later client)."""
+        pipeline = Pipeline(self._link, script, args, input=input, parameters=parameters)
+        if pipeline_id is not None:
+            pipeline.id = pipeline_id
+        return pipeline
 
     def stream(
         self,

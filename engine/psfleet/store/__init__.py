@@ -9,6 +9,7 @@ See docs/runs.md.
 
 from psfleet.store.location import ENV_STATE_DIR, db_path, state_dir
 from psfleet.store.queries import (
+    DISCONNECTED,
     LATEST,
     SELECTIONS,
     StoredHost,
@@ -26,6 +27,7 @@ from psfleet.store.schema import SCHEMA_VERSION, StoreUnavailable, open_store
 
 __all__ = [
     "DEFAULT_KEEP_OUTPUT",
+    "DISCONNECTED",
     "ENV_STATE_DIR",
     "LATEST",
     "SCHEMA_VERSION",

@@ -19,7 +19,10 @@ LATEST = "last"
 # Statuses only the store knows: a host of a live run not done yet, of a dead run never done.
 PENDING = "pending"
 INTERRUPTED = "interrupted"
-SELECTIONS = ("all", "ok", "not-ok", *(s.value for s in HostStatus), PENDING, INTERRUPTED)
+DISCONNECTED = "disconnected"  # a disconnected run's host, its command left running
+SELECTIONS = (
+    "all", "ok", "not-ok", *(s.value for s in HostStatus), PENDING, INTERRUPTED, DISCONNECTED,
+)  # fmt: skip
 
 _RUN_COLUMNS = (
     "key, id, kind, started_at, ended_at, commands, args, targets_given, options, "
@@ -75,6 +78,8 @@ class StoredHost:
     remedy: str | None
     output_bytes: int
     output_dropped: int  # records not kept: past --keep-output
+    pool_id: str | None = None  # a disconnected run's: where its command runs
+    pipeline_id: str | None = None
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -89,6 +94,8 @@ class StoredHost:
             "remedy": self.remedy,
             "output_bytes": self.output_bytes,
             "output_dropped": self.output_dropped,
+            "pool_id": self.pool_id,
+            "pipeline_id": self.pipeline_id,
         }
 
 
@@ -138,14 +145,14 @@ def run_hosts(
     """The run's hosts in their target order (or the one named `host`)."""
     query = (
         "SELECT host, address, port, status, attempts, duration_s, error_type, error_message, "
-        "remedy, output_bytes, output_dropped FROM hosts WHERE run_key = ?"
+        "remedy, output_bytes, output_dropped, pool_id, pipeline_id FROM hosts WHERE run_key = ?"
     )
     params: tuple[Any, ...] = (run.key,)
     if host is not None:
         query += " AND host = ?"
         params += (host,)
     rows = conn.execute(query + " ORDER BY position", params).fetchall()
-    unfinished = PENDING if run.state == "running" else INTERRUPTED
+    unfinished = _unfinished(run.kind, run.state)
     return [StoredHost(row[0], row[1], row[2], row[3] or unfinished, *row[4:]) for row in rows]
 
 
@@ -194,7 +201,9 @@ def _run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredRun:
     state = _state(row)
     unfinished = counts.pop("", 0)
     if unfinished:
-        counts[PENDING if state == "running" else INTERRUPTED] = unfinished
+        if row[2] == DISCONNECTED and state != "running":
+            state = DISCONNECTED  # commands left running on hosts: `psfleet receive` them
+        counts[_unfinished(row[2], state)] = unfinished
     summary = json.loads(row[11]) if row[11] else None
     return StoredRun(
         key=row[0],
@@ -211,6 +220,13 @@ def _run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredRun:
         summary=summary,
         counts=counts,
     )
+
+
+def _unfinished(kind: str, state: str) -> str:
+    """What a host without a final status is, in a run of this kind and state."""
+    if state == "running":
+        return PENDING
+    return DISCONNECTED if kind == DISCONNECTED else INTERRUPTED
 
 
 def _state(row: tuple[Any, ...]) -> str:

@@ -42,6 +42,10 @@ class PlannedHost:
     name: str
     address: str
     port: int | None = None
+    # A disconnected run's ids, chosen before the command starts, so that a client that
+    # dies at any point leaves them in the store for `psfleet receive`.
+    pool_id: str | None = None
+    pipeline_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +73,12 @@ def _warn_log(message: str) -> None:
 class RunRecorder:
     """Records one run: `await RunRecorder.start(...)`, feed it as a sink, `await aclose()`."""
 
-    def __init__(self, state_dir: Path, plan: RunPlan, warn: Warn = _warn_log) -> None:
-        self.run_id = new_run_id()
+    def __init__(
+        self, state_dir: Path, plan: RunPlan, warn: Warn = _warn_log, resume: str | None = None
+    ) -> None:
+        # `resume`: the id of a recorded run whose hosts this one goes on with (receive).
+        self._resume = resume
+        self.run_id = resume or new_run_id()
         self.recorded = False  # True once the run's row is in the store
         self._state_dir = state_dir
         self._plan = plan
@@ -82,9 +90,11 @@ class RunRecorder:
         )
 
     @classmethod
-    async def start(cls, state_dir: Path, plan: RunPlan, warn: Warn = _warn_log) -> RunRecorder:
+    async def start(
+        cls, state_dir: Path, plan: RunPlan, warn: Warn = _warn_log, resume: str | None = None
+    ) -> RunRecorder:
         """The recorder, its run already in the store (or known not to be) when it returns."""
-        recorder = cls(state_dir, plan, warn)
+        recorder = cls(state_dir, plan, warn, resume)
         recorder._thread.start()
         await off_loop(recorder._opened.wait, name="psfleet-store-open")
         return recorder
@@ -103,7 +113,10 @@ class RunRecorder:
     def _write_all(self) -> None:
         writer: _Writer | None = None
         try:
-            writer = _Writer.begin(self._state_dir, self.run_id, self._plan, self._warn)
+            if self._resume is not None:
+                writer = _Writer.resume(self._state_dir, self._resume, self._plan, self._warn)
+            else:
+                writer = _Writer.begin(self._state_dir, self.run_id, self._plan, self._warn)
             self.recorded = True
         except (StoreUnavailable, sqlite3.Error, OSError) as exc:
             self._warn(f"this run is not recorded: {exc}")
@@ -140,12 +153,21 @@ class RunRecorder:
 class _Writer:
     """The rows of one run; lives in the writer thread only."""
 
-    def __init__(self, conn: sqlite3.Connection, key: int, lock: RunLock, keep: int) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        key: int,
+        lock: RunLock,
+        keep: int,
+        seq: int = 0,
+        resumed: bool = False,
+    ) -> None:
         self._conn = conn
         self._key = key
         self._lock = lock
         self._keep = keep
-        self._seq = 0
+        self._seq = seq
+        self._resumed = resumed  # the run's row is another process's: leave its end alone
         self._bytes: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
 
@@ -165,6 +187,23 @@ class _Writer:
             conn.close()
             raise
         return cls(conn, key, lock, plan.keep_output)
+
+    @classmethod
+    def resume(cls, state_dir: Path, run_id: str, plan: RunPlan, warn: Warn) -> _Writer:
+        """Go on recording a run already in the store: its hosts' results and records."""
+        conn = open_store(state_dir / DB_NAME, warn)
+        try:
+            row = conn.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreUnavailable(f"no recorded run {run_id}")
+            seq = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM records WHERE run_key = ?", (row[0],)
+            ).fetchone()[0]
+            lock = RunLock(lock_path(state_dir, f"{run_id}-{new_run_id()}"))
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, row[0], lock, plan.keep_output, seq, resumed=True)
 
     @staticmethod
     def _insert_run(conn: sqlite3.Connection, run_id: str, plan: RunPlan, lock: Path) -> int:
@@ -187,9 +226,12 @@ class _Writer:
             key = cursor.lastrowid
             assert key is not None
             conn.executemany(
-                "INSERT OR IGNORE INTO hosts (run_key, position, host, address, port) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(key, i, h.name, h.address, h.port) for i, h in enumerate(plan.hosts)],
+                "INSERT OR IGNORE INTO hosts (run_key, position, host, address, port, pool_id, "
+                "pipeline_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (key, i, h.name, h.address, h.port, h.pool_id, h.pipeline_id)
+                    for i, h in enumerate(plan.hosts)
+                ],
             )
         return key
 
@@ -224,11 +266,11 @@ class _Writer:
                 "WHERE run_key = ? AND host = ?",
                 done,
             )
-            if summary is not None:
+            if summary is not None and not self._resumed:
                 self._conn.execute(
                     "UPDATE runs SET summary = ? WHERE key = ?", (summary, self._key)
                 )
-            if end:
+            if end and not self._resumed:
                 self._conn.execute(
                     "UPDATE runs SET ended_at = ? WHERE key = ?", (time.time(), self._key)
                 )

@@ -48,6 +48,8 @@ CREATE TABLE hosts (
     remedy TEXT,
     output_bytes INTEGER NOT NULL DEFAULT 0,
     output_dropped INTEGER NOT NULL DEFAULT 0,
+    pool_id TEXT,
+    pipeline_id TEXT,
     PRIMARY KEY (run_key, host)
 ) WITHOUT ROWID;
 CREATE TABLE records (

@@ -29,7 +29,7 @@ ADDED: dict[str, set[str]] = {
 }
 # Options new to psfleet, in no command before: the run store (issue 15).
 NEW: dict[str, set[str]] = {
-    "run": {"state_dir", "no_store", "keep_output", "rerun"},
+    "run": {"state_dir", "no_store", "keep_output", "rerun", "disconnected", "idle_timeout"},
 }
 
 
