@@ -131,6 +131,11 @@ class HostRuntime:
         """The shells of one user (Enumerate lists no other user's)."""
         return [held for held in self.shells.values() if held.owner == owner]
 
+    def polled(self, shell: Shell) -> bool:
+        """A Receive long poll is waiting on the shell: its client is there."""
+        held = self.shells.get(shell.shell_id)
+        return held is not None and held.polls > 0
+
     def keep_disconnected(self, shell_id: str, idle_s: float | None) -> None:
         """A Disconnect's IdleTimeOut: how long the shell waits for a Connect, then goes."""
         held = self.shells.get(shell_id)

@@ -242,6 +242,16 @@ class WSManService:
             return disconnect.CONNECT_COMMAND_RESPONSE
         if request.connect_xml is None:
             raise _Fault(FaultCode.SCHEMA_VALIDATION_ERROR, "connectXml is missing.")
+        if not target.disconnected:
+            if host.polled(target):
+                raise _Fault(
+                    FaultCode.ACCESS_DENIED,
+                    f"The shell {target.shell_id} is in use by another client.",
+                )
+            # Assumed, not checked against Windows: a connected pool nobody polls has lost
+            # its client (killed mid-run); Windows disconnects such a session once the
+            # client's keep-alive lapses. Here that happens at the Connect.
+            target.disconnect()
         return disconnect.build_connect_pool_response(target.connect(request.connect_xml))
 
     async def _enumerate(
