@@ -28,11 +28,6 @@ from psfleet.fanout.status import Happened, Verdict, final_status
 from psfleet.session.records import PipelineState
 from psfleet.targets.model import Target
 
-_LOST = (
-    "the host no longer has this pool: it was deleted past its IdleTimeOut (or the host "
-    "restarted, or the command never started); its output is gone"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Session:
@@ -130,10 +125,8 @@ async def _receive(target: Target, session: Session, options: RunOptions, emit: 
     client = client_options_for(target, options.client)
     try:
         pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
-    except errors.ShellNotFound:
-        return Verdict(HostStatus.LOST, "ShellNotFound", _LOST)
     except errors.PsfleetError as exc:
-        return final_status(Happened(target.name, error=exc))
+        return final_status(Happened(target.name, error=exc, reattaching=True))
     outcome = ScriptOutcome()
     try:
         pipeline = pool.attach(session.pipeline_id)
@@ -145,10 +138,8 @@ async def _receive(target: Target, session: Session, options: RunOptions, emit: 
             outcome.terminating = pipeline.reason or "the pipeline failed"
             if pipeline.reason is not None:
                 await emit(RecordEvent(target.name, Stream.ERROR, pipeline.reason))
-    except errors.ShellNotFound:
-        return Verdict(HostStatus.LOST, "ShellNotFound", _LOST)
     except errors.PsfleetError as exc:
-        return final_status(Happened(target.name, error=exc, started=True))
+        return final_status(Happened(target.name, error=exc, started=True, reattaching=True))
     finally:
         await pool.aclose()
     return final_status(Happened(target.name, script=outcome))

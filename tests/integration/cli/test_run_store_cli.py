@@ -123,9 +123,11 @@ def test_runs_and_show_json_schemas(lab: StoreLab) -> None:
     [host] = shown["hosts"]
     assert set(host) == {
         "host", "address", "port", "status", "attempts", "duration_s", "error_type",
-        "error_message", "remedy", "output_bytes", "output_dropped", "records",
+        "error_message", "remedy", "output_bytes", "output_dropped", "pool_id", "pipeline_id",
+        "records",
     }  # fmt: skip
     assert host["address"] == "127.27.1.2" and host["status"] == "ok"
+    assert host["pool_id"] is None  # only a disconnected run's hosts have one
     assert host["records"] == [
         {"stream": "warning", "command": 0, "data": {"message": "careful", "command": None}},
         {"stream": "output", "command": 0, "data": "NODE02"},
