@@ -90,3 +90,21 @@ async def test_a_pool_past_its_idle_timeout_is_gone_and_connect_says_so(fleet: S
     assert fleet.stats()["shells_open"] == 0
     with pytest.raises(errors.ShellNotFound):
         await reconnect_pool(endpoint(fleet), OPTIONS, pool_id)
+
+
+async def test_more_output_than_the_hosts_buffer_is_all_received_after_connect(
+    fleet: SimFleet,
+) -> None:
+    # 3 MiB of output, 1 MiB buffered: the pipeline pauses until a client receives (Block).
+    pool = await open_pool(endpoint(fleet), OPTIONS)
+    pipeline = pool.pipeline("1..3000 | ForEach-Object { \"$_ \" + ('x' * 1024) }")
+    await pipeline.start()
+    await pool.disconnect(60)
+    await anyio.sleep(1)  # let it fill the buffer while nobody is connected
+    pool = await reconnect_pool(endpoint(fleet), OPTIONS, pool.id)
+    try:
+        result = await pool.attach(pipeline.id).result()
+    finally:
+        await pool.aclose()
+    assert [line.split()[0] for line in result.output] == [str(n) for n in range(1, 3001)]
+    assert fleet.stats()["shells_open"] == 0
