@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import tenacity
+
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 
@@ -71,6 +73,19 @@ class StoreUnavailable(Exception):
     """The run store cannot be used (written by a newer psfleet, a directory not writable)."""
 
 
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
+
+
+# Two processes opening a new store at once: switching it to WAL needs the file to
+# itself, and SQLite answers "database is locked" at once rather than call the busy
+# handler. Once the file is in WAL mode (it stays so), this never happens again.
+@tenacity.retry(
+    retry=tenacity.retry_if_exception(_is_locked),
+    stop=tenacity.stop_after_delay(BUSY_TIMEOUT_MS / 1000),
+    wait=tenacity.wait_random(0.01, 0.1),
+    reraise=True,
+)
 def connect(path: Path) -> sqlite3.Connection:
     """An open connection with the store's settings; the schema made if the file is new."""
     if not path.exists():
