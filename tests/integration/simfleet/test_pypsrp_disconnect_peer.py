@@ -42,7 +42,7 @@ def test_another_pypsrp_client_finds_connects_and_receives(fleet: ThreadedFleet)
         assert str(found.id).upper() == str(pool.id).upper()
         [command] = found.pipelines.values()
         found.connect()
-        output = command.connect()
+        output = command.connect()  # type: ignore[no-untyped-call]  # pypsrp leaves it untyped
         found.close()
     assert [str(line) for line in output] == [f"step {n}" for n in range(1, 5)]
     assert fleet.stats(fleet.hosts[0].name)["shells_open"] == 0
