@@ -101,7 +101,7 @@ def show(
             await console.handle(event)
 
     anyio.run(feed)
-    unfinished = [h.host for h in hosts if h.status in ("pending", "interrupted")]
+    unfinished = [h.host for h in hosts if h.status in ("pending", "interrupted", "disconnected")]
     if unfinished:
         shown = ", ".join(unfinished[:20]) + (" ..." if len(unfinished) > 20 else "")
         typer.echo(f"{len(unfinished)} host(s) never finished (run {stored.state}): {shown}")

@@ -127,14 +127,16 @@ def find_run(conn: sqlite3.Connection, ref: str) -> StoredRun:
         if not rows:
             raise UsageError("no run is recorded yet")
     else:
-        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = conn.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
-            (escaped + "%",),
-        ).fetchall()
+        rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (ref,)).fetchall()
+        if not rows:
+            escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                (escaped + "%",),
+            ).fetchall()
         if not rows:
             raise UsageError(f"no recorded run {ref!r} (psfleet runs lists them)")
-        if len(rows) > 1 and rows[0][1] != ref:
+        if len(rows) > 1:
             raise UsageError(f"{ref!r} names more than one run: give more of its id")
     return _run(conn, rows[0])
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from psfleet.errors import UsageError
 from psfleet.events import Event, HostDone, HostStarted, HostStatus, RecordEvent, RunSummary, Stream
 from psfleet.store import (
     PlannedHost,
@@ -256,3 +257,14 @@ def test_a_run_is_found_by_a_unique_start_of_its_id(tmp_path: Path) -> None:
     first = anyio.run(record, tmp_path, a_run(MIXED))
     with read(tmp_path) as conn:
         assert find_run(conn, first.run_id[:-2]).id == first.run_id
+
+
+def test_a_start_of_two_runs_ids_is_refused_and_a_whole_id_is_not(tmp_path: Path) -> None:
+    first = anyio.run(record, tmp_path, a_run(MIXED))
+    second = anyio.run(record, tmp_path, a_run(MIXED))
+    with read(tmp_path) as conn:
+        with pytest.raises(UsageError, match="more than one run"):
+            find_run(conn, first.run_id[:4])
+        assert find_run(conn, second.run_id).id == second.run_id
+        with pytest.raises(UsageError, match="no recorded run"):
+            find_run(conn, "1999")
