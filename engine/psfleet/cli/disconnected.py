@@ -20,7 +20,7 @@ from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.option_groups import with_option_groups
-from psfleet.cli.recording import Recording, warn
+from psfleet.cli.recording import Recording, Rerun, warn
 from psfleet.cli.session_setup import open_sinks, resolve_all_targets
 from psfleet.cli.store_options import StateDir
 from psfleet.cli.target_options import Inventory
@@ -84,6 +84,7 @@ async def start_run(
     options: RunOptions,
     recording: Recording,
     idle_timeout_s: float | None,
+    rerun: Rerun | None = None,
 ) -> int:
     """Start on every host, record the ids first; prints the run id. Exit code 0 or 1."""
     if len(scripts) != 1:
@@ -92,7 +93,10 @@ async def start_run(
         raise UsageError(
             "--disconnected needs the run store (it keeps the sessions): no --no-store"
         )
-    hosts = await resolve_all_targets(expressions, cluster, inventory, options)
+    if rerun is not None:
+        hosts = await rerun.targets(expressions, cluster, inventory, options)
+    else:
+        hosts = await resolve_all_targets(expressions, cluster, inventory, options)
     sessions = {target.name: Session.new() for target in hosts}
     plan = RunPlan(
         commands=scripts,

@@ -76,6 +76,10 @@ def run(
         scripts = _scripts(command or [], file)
         recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)
         options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
+        if log_json is not None:
+            configure_json_file(log_json)
+        if connection.auth == "credssp" and not quiet:
+            typer.echo(CREDSSP_WARNING, err=True)
         if detach.disconnected:
             raise typer.Exit(
                 eventloop.run(
@@ -88,12 +92,9 @@ def run(
                     options,
                     recording,
                     detach.idle_timeout,
+                    rerun,
                 )
             )
-        if log_json is not None:
-            configure_json_file(log_json)
-        if connection.auth == "credssp" and not quiet:
-            typer.echo(CREDSSP_WARNING, err=True)
         result = eventloop.run(
             _main,
             targets or [],
