@@ -131,7 +131,7 @@ class RunRecorder:
             if writer is not None:
                 try:
                     writer.write([e for e in batch if e is not _END], end=ended)
-                except (sqlite3.Error, OSError) as exc:
+                except Exception as exc:  # a full disk, a damaged file, a bug: never the run's end
                     self._warn(f"recording stopped, the rest of this run is not recorded: {exc}")
                     writer.abandon()
                     writer = None
