@@ -110,12 +110,10 @@ class RunspacePool:
         """Disconnect-PSSession: leave the pool and its running pipelines on the host, kept
         for `idle_timeout_s` (else the host's IdleTimeOut); close our connections."""
         with anyio.CancelScope(shield=True):
-            try:
-                await self.shell.disconnect(idle_timeout_s)
-            finally:
-                self._closed = True  # nothing to Delete: the pool is left for a Connect
-                await self.transport.aclose()
-        self.state = RunspacePoolState.Disconnected
+            await self.shell.disconnect(idle_timeout_s)  # failed: aclose() still deletes it
+            self._closed = True  # nothing to Delete: the pool is left for a Connect
+            self.state = RunspacePoolState.Disconnected
+            await self.transport.aclose()
 
     async def connect(self) -> None:
         """Connect-PSSession: attach to this pool, disconnected by the client that made it.
