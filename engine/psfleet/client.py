@@ -9,6 +9,7 @@ credentials) and calls `connect(host, options=options)` per host.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,8 +161,39 @@ def connect(
     return Connection(Endpoint(host, address=address, port=port, tls=tls), options)
 
 
-async def open_pool(endpoint: Endpoint, options: ClientOptions) -> RunspacePool:
-    """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure."""
+async def open_pool(
+    endpoint: Endpoint, options: ClientOptions, pool_id: uuid.UUID | None = None
+) -> RunspacePool:
+    """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure.
+
+    `pool_id`: chosen beforehand (its ShellId follows from it), to be recorded first."""
+    pool = _new_pool(endpoint, options, pool_id)
+    try:
+        await pool.open()
+    except BaseException:
+        await pool.aclose()
+        raise
+    return pool
+
+
+async def reconnect_pool(
+    endpoint: Endpoint, options: ClientOptions, pool_id: uuid.UUID
+) -> RunspacePool:
+    """Connect to a pool a client left disconnected (`RunspacePool.disconnect`); then
+    `pool.attach(pipeline_id)` gives its pipelines. The caller must `await pool.aclose()`
+    (which deletes the pool); a pool that cannot be connected is left as it was."""
+    pool = _new_pool(endpoint, options, pool_id)
+    try:
+        await pool.connect()
+    except BaseException:
+        await pool.transport.aclose()
+        raise
+    return pool
+
+
+def _new_pool(
+    endpoint: Endpoint, options: ClientOptions, pool_id: uuid.UUID | None = None
+) -> RunspacePool:
     transport = HostTransport(
         endpoint,
         options.auth,
@@ -169,16 +201,11 @@ async def open_pool(endpoint: Endpoint, options: ClientOptions) -> RunspacePool:
         options.timeouts,
         max_channels=options.max_runspaces + 1,  # one more for Signal/Send while all poll
     )
-    pool = RunspacePool(
+    return RunspacePool(
         transport,
         configuration=options.configuration,
         min_runspaces=options.min_runspaces,
         max_runspaces=options.max_runspaces,
         max_envelope_size=options.max_envelope_size,
+        pool_id=pool_id,
     )
-    try:
-        await pool.open()
-    except BaseException:
-        await pool.aclose()
-        raise
-    return pool

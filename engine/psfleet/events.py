@@ -22,7 +22,9 @@ class HostStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     DOUBLE_HOP_DENIED = "double_hop_denied"
     PROTOCOL_ERROR = "protocol_error"  # the host's answers could not be understood
-    LOST = "lost"  # a cluster worker died while the host's command may have been running
+    # the host's command may have run, but its outcome is gone: a cluster worker died while
+    # it ran, or its disconnected pool was no longer on the host when the client came back
+    LOST = "lost"
 
 
 class Stream(enum.StrEnum):

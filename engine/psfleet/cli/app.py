@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from psfleet import __version__
-from psfleet.cli import bench, copy, doctor, run, shell, sim
+from psfleet.cli import bench, copy, disconnected, doctor, run, runs, shell, sim
 from psfleet.logs import configure_cli
 
 app = typer.Typer(
@@ -40,6 +40,9 @@ app.command("shell")(shell.shell)
 app.command("sim")(sim.sim)
 app.command("doctor")(doctor.doctor)
 app.command("bench")(bench.bench)
+app.command("runs")(runs.runs)
+app.command("show")(runs.show)
+app.command("receive")(disconnected.receive)
 
 
 def main() -> None:

@@ -14,10 +14,13 @@ import typer
 
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
-from psfleet.cli.executor_options import ExecutorArgs, open_executor
+from psfleet.cli.disconnected import DisconnectedArgs, start_run
+from psfleet.cli.executor_options import ExecutorArgs, ExecutorKind, open_executor
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.option_groups import with_option_groups
+from psfleet.cli.recording import NothingToRerun, Recording, Rerun
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
+from psfleet.cli.store_options import StoreArgs
 from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
 from psfleet.fanout.api import RunControl, arun
@@ -30,7 +33,13 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs, cluster_run=ExecutorArgs)
+@with_option_groups(
+    connection=ConnectionArgs,
+    fanout=FanoutArgs,
+    cluster_run=ExecutorArgs,
+    store=StoreArgs,
+    detach=DisconnectedArgs,
+)
 def run(
     targets: Targets = None,
     *,
@@ -60,18 +69,41 @@ def run(
         Path | None, typer.Option(help="Write the run's log events (JSON lines) to this file.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")] = False,
+    store: StoreArgs,
+    detach: DisconnectedArgs,
 ) -> None:
     """Run PowerShell on many hosts at once.
 
     Exit code: 0 every host ok, 1 some host not ok, 2 usage error, 130 interrupted.
     """
     try:
+        rerun = Rerun.load(store.rerun, store.state_dir) if store.rerun else None
+        if rerun is not None and not command and file is None:
+            command, arg = rerun.commands, arg or [str(a) for a in rerun.args]
         scripts = _scripts(command or [], file)
+        recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)
         options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
         if log_json is not None:
             configure_json_file(log_json)
         if connection.auth == "credssp" and not quiet:
             typer.echo(CREDSSP_WARNING, err=True)
+        if detach.disconnected:
+            if cluster_run.executor is not ExecutorKind.LOCAL:
+                raise UsageError("--disconnected runs on the local executor only")
+            raise typer.Exit(
+                eventloop.run(
+                    start_run,
+                    targets or [],
+                    cluster,
+                    inventory,
+                    scripts,
+                    list(arg or []),
+                    options,
+                    recording,
+                    detach.idle_timeout,
+                    rerun,
+                )
+            )
         password_file = None if connection.password_file is None else str(connection.password_file)
         with open_executor(cluster_run, options, password_file) as where:
             result = eventloop.run(
@@ -86,10 +118,15 @@ def run(
                 json_output,
                 output_dir,
                 quiet,
+                rerun,
+                recording,
             )
     except UsageError as exc:
         typer.echo(f"psfleet run: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    except NothingToRerun as exc:
+        typer.echo(f"psfleet run: {exc}", err=True)
+        raise typer.Exit(0) from exc
     raise typer.Exit(result.exit_code)
 
 
@@ -116,10 +153,16 @@ async def _main(
     json_output: bool,
     output_dir: Path | None,
     quiet: bool,
+    rerun: Rerun | None,
+    recording: Recording,
 ) -> FleetResult:
-    hosts = await resolve_all_targets(expressions, cluster, inventory, options)
+    if rerun is not None:
+        hosts = await rerun.targets(expressions, cluster, inventory, options)
+    else:
+        hosts = await resolve_all_targets(expressions, cluster, inventory, options)
     control = RunControl()
     async with (
+        recording.sinks(hosts, scripts, args) as recorder,
         open_sinks(
             len(hosts), json_output=json_output, output_dir=output_dir, quiet=quiet
         ) as sinks,
@@ -130,7 +173,7 @@ async def _main(
             hosts,
             scripts,
             args=args,
-            sinks=sinks,
+            sinks=[*sinks, *recorder],
             options=options,
             control=control,
             executor=executor,

@@ -12,6 +12,8 @@ status. The rules, in the order they apply:
    the stop, with the shielded cleanup after it still running. It says more than
    `timeout` or `cancelled` would. An error of the connection or the answers after a
    command started says in its remedy that the command may have run.
+   A pool the client came back to (a disconnected run) that the host no longer has:
+   `lost`.
 3. The host's work was cut off with no error (Ctrl-C, a cancelled run, the host's or the
    run's deadline): `cancelled` or `timeout`.
 """
@@ -35,6 +37,10 @@ _LOST_TRACK = (
     errors.OperationTimeout,
     errors.ProtocolError,
     errors.HTTPStatusError,
+)
+_LOST = (
+    "the host no longer has this pool: it was deleted past its IdleTimeOut (or the host "
+    "restarted, or the command never started); its output is gone"
 )
 _MAY_HAVE_RUN = (
     "A command had started: it may have run on the host, in full or in part. Check before "
@@ -61,6 +67,7 @@ class Happened:
     started: bool = False  # a command may have run before `error`
     stop: Stop | None = None  # the host's work was cut off
     limit_s: float | None = None  # the deadline's seconds, when `stop` is a deadline
+    reattaching: bool = False  # the client came back to a pool it left disconnected
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,8 @@ def final_status(happened: Happened) -> Verdict:
     if happened.script is not None:
         return _script_verdict(happened.host, happened.script)
     if happened.error is not None:
+        if happened.reattaching and isinstance(happened.error, errors.ShellNotFound):
+            return Verdict(HostStatus.LOST, "ShellNotFound", _LOST)
         return _error_verdict(happened.error, started=happened.started)
     if happened.stop is not None:
         return _stopped(happened.stop, happened.limit_s)

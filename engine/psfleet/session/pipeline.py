@@ -85,9 +85,24 @@ class Pipeline:
         self._pending: deque[RecordEvent] = deque()
         self.state: PipelineState | None = None
         self.reason: ErrorRecord | None = None
+        self._attach = False
+
+    @classmethod
+    def attached(cls, link: PoolLink, pipeline_id: uuid.UUID) -> Pipeline:
+        """A pipeline already running on the host (started by an earlier client): `start`
+        Connects to its command instead of creating it."""
+        pipeline = cls(link, "", (), input=None, parameters=None)
+        pipeline.id = pipeline_id
+        pipeline._attach = True
+        return pipeline
 
     def __repr__(self) -> str:
         return f"Pipeline(host={self.host!r}, command_id={self._command_id!r}, state={self.state})"
+
+    @property
+    def command_id(self) -> str | None:
+        """The WSMan CommandId once started (the pipeline id, upper case)."""
+        return self._command_id
 
     @property
     def host(self) -> str:
@@ -101,7 +116,11 @@ class Pipeline:
         await self._link.runspaces.acquire()
         self._holds_runspace = True
         try:
-            await self._create()
+            if self._attach:
+                self._command_id = str(self.id).upper()
+                await self._shell.connect_command(self._command_id)
+            else:
+                await self._create()
         except BaseException:
             await self.aclose()
             raise

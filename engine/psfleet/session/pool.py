@@ -17,7 +17,7 @@ import anyio
 import psrpcore
 from psrpcore.types import RunspacePoolState
 
-from psfleet.errors import RemoteScriptError
+from psfleet.errors import ProtocolError, RemoteScriptError
 from psfleet.session import clixml, psrp
 from psfleet.session.decode import member, state_of
 from psfleet.session.pipeline import Pipeline, PoolLink
@@ -51,10 +51,12 @@ class RunspacePool:
         min_runspaces: int = 1,
         max_runspaces: int = 1,
         max_envelope_size: int | None = None,
+        pool_id: uuid.UUID | None = None,
     ) -> None:
         self.transport = transport
         self.host = transport.host
-        self.id = uuid.uuid4()
+        # A given id: a pool another client created, to `connect()` to.
+        self.id = pool_id or uuid.uuid4()
         self.state = RunspacePoolState.BeforeOpen
         self.protocol_version: str | None = None
         self._min_runspaces = min_runspaces
@@ -104,6 +106,47 @@ class RunspacePool:
             for message in await poll_pool_messages(self.shell, defragmenter):
                 self._on_message(message)
 
+    async def disconnect(self, idle_timeout_s: float | None = None) -> None:
+        """Disconnect-PSSession: leave the pool and its running pipelines on the host, kept
+        for `idle_timeout_s` (else the host's IdleTimeOut); close our connections."""
+        with anyio.CancelScope(shield=True):
+            await self.shell.disconnect(idle_timeout_s)  # failed: aclose() still deletes it
+            self._closed = True  # nothing to Delete: the pool is left for a Connect
+            self.state = RunspacePoolState.Disconnected
+            await self.transport.aclose()
+
+    async def connect(self) -> None:
+        """Connect-PSSession: attach to this pool, disconnected by the client that made it.
+
+        Windows answers Connect with SessionCapability and RunspacePoolInitData, then its
+        first Receive with ApplicationPrivateData, and sends no Opened state: the pool is
+        open once that data came.
+        """
+        messages = [
+            psrp.message(MessageType.SessionCapability, self.id, None, psrp.session_capability()),
+            psrp.message(MessageType.ConnectRunspacePool, self.id, None, b"<S />"),
+        ]
+        first, *rest = self._link.fragmenter.payloads(
+            messages, psrp.fragment_limit(self.shell.send_envelope_size)
+        )
+        if rest:
+            raise ProtocolError("the Connect request does not fit one envelope", host=self.host)
+        self.shell.attach(psrp.shell_id_of(self.id))
+        self.state = RunspacePoolState.Connecting
+        defragmenter = psrp.Defragmenter()
+        for message in defragmenter.feed(await self.shell.connect_pool(first)):
+            self._on_message(message)
+        while self.state != RunspacePoolState.Opened:
+            for message in await poll_pool_messages(self.shell, defragmenter):
+                self._on_message(message)
+                if message.type == MessageType.ApplicationPrivateData:
+                    self.state = RunspacePoolState.Opened
+
+    def attach(self, pipeline_id: uuid.UUID) -> Pipeline:
+        """A pipeline of this pool that an earlier client started: iterate it for the
+        records produced since it was disconnected, to its end."""
+        return Pipeline.attached(self._link, pipeline_id)
+
     def _on_message(self, message: psrp.Message) -> None:
         if message.type == MessageType.SessionCapability:
             version = member(clixml.read(message.data), "protocolversion")
@@ -118,7 +161,8 @@ class RunspacePool:
             if self.state in _FAILED_OPEN:
                 why = reason.message if reason else self.state.name
                 raise RemoteScriptError(f"the runspace pool did not open: {why}", host=self.host)
-        # ApplicationPrivateData and RunspacePoolInitData: nothing psfleet uses, not decoded.
+        # ApplicationPrivateData and RunspacePoolInitData: nothing psfleet uses, not decoded
+        # (connect() watches for the first: after a Connect, it says the pool is open).
 
     def pipeline(
         self,
@@ -127,12 +171,14 @@ class RunspacePool:
         input: Iterable[Any] | None = None,
         parameters: Mapping[str, Any] | None = None,
         streamed_input: bool = False,
+        pipeline_id: uuid.UUID | None = None,
     ) -> Pipeline:
         """A pipeline ready to start: iterate it (`async for`) or `await pipeline.result()`.
 
         `streamed_input=True`: the input comes later, through `pipeline.send_input()`.
-        """
-        return Pipeline(
+        `pipeline_id`: chosen beforehand, to be recorded before the command starts (and
+        `attach`ed to by a later client)."""
+        pipeline = Pipeline(
             self._link,
             script,
             args,
@@ -140,6 +186,9 @@ class RunspacePool:
             parameters=parameters,
             streamed_input=streamed_input,
         )
+        if pipeline_id is not None:
+            pipeline.id = pipeline_id
+        return pipeline
 
     def stream(
         self,

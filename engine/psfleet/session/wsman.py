@@ -1,4 +1,5 @@
-"""WS-Management operations on one shell: Create, Command, Send, Receive, Signal, Delete.
+"""WS-Management operations on one shell: Create, Command, Send, Receive, Signal, Delete,
+and Disconnect, Reconnect, Connect for a pool left running on the host.
 
 Builds the envelopes with psfleet.wsman, sends them through the host transport and
 checks that each answer relates to its request. Shared by PSRP runspace pools and
@@ -23,6 +24,7 @@ from psfleet.transport.options import Wait
 from psfleet.transport.receipt import Receipt
 from psfleet.wsman import (
     Envelope,
+    disconnect,
     fault_to_error,
     names,
     parse_envelope,
@@ -145,6 +147,37 @@ class WSManShell:
 
     async def signal(self, code: str, command_id: str | None = None) -> None:
         await self._call(names.ACTION_SIGNAL, shell.build_signal(command_id, code))
+
+    def attach(self, shell_id: str) -> None:
+        """Address a shell created by an earlier client (to Connect to it)."""
+        self.shell_id = self._requested_id = shell_id
+        self.may_exist = True
+
+    async def disconnect(self, idle_timeout_s: float | None = None) -> None:
+        """Leave the shell running on the host, kept for `idle_timeout_s` (else its default)."""
+        await self._call(disconnect.ACTION_DISCONNECT, disconnect.build_disconnect(idle_timeout_s))
+
+    async def reconnect(self) -> None:
+        await self._call(disconnect.ACTION_RECONNECT, disconnect.RECONNECT)
+
+    async def connect_pool(self, connect_xml: bytes) -> bytes:
+        """Connect to a disconnected pool; returns the host's connectResponseXml."""
+        answer = await self._call(
+            disconnect.ACTION_CONNECT,
+            disconnect.build_connect_pool(connect_xml),
+            options={"protocolversion": "2.3"},
+            must_comply=True,
+        )
+        response = disconnect.parse_connect_response(answer.body)
+        if response is None:
+            raise ProtocolError("ConnectResponse without connectResponseXml", host=self.host)
+        return response
+
+    async def connect_command(self, command_id: str) -> None:
+        answer = await self._call(
+            disconnect.ACTION_CONNECT, disconnect.build_connect_command(command_id)
+        )
+        disconnect.parse_connect_response(answer.body)
 
     async def delete(self) -> None:
         if self.shell_id is None:

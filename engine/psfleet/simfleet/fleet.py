@@ -153,7 +153,9 @@ class SimFleet:
         loop = asyncio.get_running_loop()
         app = FleetApp(
             self._runtimes,
-            WSManService(fleet_lookup(facts), config.operation_timeout_cap_s),
+            WSManService(
+                fleet_lookup(facts), config.operation_timeout_cap_s, config.idle_timeout_s
+            ),
             self._require_stats,
             self.stats,
             rtt_s=config.rtt_ms / 1000,

@@ -37,6 +37,8 @@ class _Held:
     shell: Shell
     last_used: float
     polls: int = 0  # Receive long polls in progress: a polled shell is not idle
+    resource_uri: str = ""
+    idle_s: float | None = None  # the IdleTimeOut a Disconnect asked for, else the host's
 
 
 @dataclass(eq=False)
@@ -105,8 +107,8 @@ class HostRuntime:
                 "which has been exceeded. Close existing processes or raise the quota.",
             )
 
-    def add_shell(self, owner: str, shell: Shell) -> None:
-        self.shells[shell.shell_id] = _Held(owner, shell, time.monotonic())
+    def add_shell(self, owner: str, shell: Shell, resource_uri: str = "") -> None:
+        self.shells[shell.shell_id] = _Held(owner, shell, time.monotonic(), 0, resource_uri)
         self.count(Counter.SHELLS_OPEN)
         self.count(Counter.SHELLS_OPENED)
 
@@ -138,11 +140,28 @@ class HostRuntime:
             held.shell.close()
             self.count(Counter.SHELLS_OPEN, -1)
 
+    def held_by(self, owner: str) -> list[_Held]:
+        """The shells of one user (Enumerate lists no other user's)."""
+        return [held for held in self.shells.values() if held.owner == owner]
+
+    def polled(self, shell: Shell) -> bool:
+        """A Receive long poll is waiting on the shell: its client is there."""
+        held = self.shells.get(shell.shell_id)
+        return held is not None and held.polls > 0
+
+    def keep_disconnected(self, shell_id: str, idle_s: float | None) -> None:
+        """A Disconnect's IdleTimeOut: how long the shell waits for a Connect, then goes."""
+        held = self.shells.get(shell_id)
+        if held is not None and idle_s is not None:
+            held.idle_s = idle_s
+
     def close_idle(self, idle_s: float) -> None:
-        """Windows' IdleTimeOut: close shells nobody used for idle_s seconds."""
-        oldest = time.monotonic() - idle_s
+        """Windows' IdleTimeOut: close shells nobody used for idle_s seconds (or for the
+        IdleTimeOut their Disconnect asked for)."""
+        now = time.monotonic()
         for shell_id, held in list(self.shells.items()):
-            if held.polls == 0 and held.last_used < oldest:
+            limit = held.idle_s if held.idle_s is not None else idle_s
+            if held.polls == 0 and held.last_used < now - limit:
                 self.remove_shell(shell_id)
 
     def close_all(self) -> None:

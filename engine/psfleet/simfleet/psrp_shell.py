@@ -11,14 +11,14 @@ from typing import Any, cast
 from xml.etree import ElementTree
 
 import psrpcore
-from psrpcore.types import PipelineResultTypes, PSInvocationState
+from psrpcore.types import PipelineResultTypes, PSInvocationState, PSRPMessageType
 
 from psfleet.errors import ProtocolError
 from psfleet.simfleet import minips
 from psfleet.simfleet.answers import AnswerCache, Message, Recorder, create_pipeline_of, frame
 from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import items
-from psfleet.simfleet.outbox import Outbox, pipeline_id_of, split_fragments
+from psfleet.simfleet.outbox import Outbox, message_type_of, pipeline_id_of, split_fragments
 from psfleet.simfleet.pipeline_input import StreamedInput
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
 from psfleet.wsman import names
@@ -34,7 +34,12 @@ _MALFORMED_PSRP = (
     AttributeError,
 )
 
-# Output kept per pipeline before the script waits for the client to Receive.
+# What a pool Connect answers in connectResponseXml (Windows: these two, in this order).
+_CONNECT_ANSWER = frozenset(
+    {PSRPMessageType.SessionCapability.value, PSRPMessageType.RunspacePoolInitData.value}
+)
+# Output kept per pipeline before the script waits for the client to Receive (Windows'
+# OutputBufferingMode Block: a disconnected pipeline pauses when its buffer is full).
 _BACKPRESSURE_BYTES = 1 << 20
 _LONGEST_SLEEP_S = 3600.0
 
@@ -74,6 +79,7 @@ class PsrpShell:
         self.commands: dict[str, _Command] = {}
         self._by_pipeline: dict[uuid.UUID, _Command] = {}
         self.closed = False
+        self.disconnected = False  # no client: pipelines run on, output waits (Block mode)
 
     @property
     def running_commands(self) -> int:
@@ -153,6 +159,44 @@ class PsrpShell:
         command.recorder = None
         self._pump()
 
+    def disconnect(self) -> None:
+        """Disconnect: the client goes; pipelines keep running, output stays buffered."""
+        if not self.disconnected:
+            self.pool.disconnect()
+            self.disconnected = True
+
+    def reconnect(self) -> None:
+        """Reconnect: the client that disconnected comes back, state and ids unchanged."""
+        if self.disconnected:
+            self.pool.reconnect()
+            self.disconnected = False
+
+    def connect(self, connect_xml: bytes) -> bytes:
+        """Connect: a new client attaches with SessionCapability + ConnectRunspacePool.
+
+        Returns connectResponseXml: the host's SessionCapability and RunspacePoolInitData,
+        as Windows answers; ApplicationPrivateData waits in the pool's outbox for the
+        client's first Receive (pypsrp's recorded `test_psrp_disconnected_commands`).
+        """
+        if not self.disconnected:
+            raise ProtocolError("the runspace pool is connected to another client")
+        self.pool.connect()
+        self.disconnected = False
+        # psrpcore's server answers a connect without its capability; Windows sends it.
+        self.pool.prepare_message(self.pool.our_capability)
+        self._receive(connect_xml, psrpcore.StreamType.default, None)  # psrpcore answers it
+        answer = bytearray()
+        while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
+            for fragment in split_fragments(payload.data):
+                kind = message_type_of(fragment) if payload.pipeline_id is None else None
+                if kind in _CONNECT_ANSWER:
+                    answer += fragment
+                elif kind != PSRPMessageType.RunspacePoolState.value:
+                    # Windows sends no state after a Connect: ApplicationPrivateData only.
+                    self.outbox.put(payload.pipeline_id, fragment)
+        self.outbox.wake()
+        return bytes(answer)
+
     def delivered(self, command: _Command) -> None:
         """The client received the pipeline's end: the command is over, as on Windows."""
         self._forget(command)
@@ -209,6 +253,11 @@ class PsrpShell:
         self.outbox.wake()
 
     def _feed(self, data: bytes, stream_type: Any, pipeline_id: uuid.UUID | None) -> None:
+        for event in self._receive(data, stream_type, pipeline_id):
+            self._on_event(event)
+        self._pump()
+
+    def _receive(self, data: bytes, stream_type: Any, pipeline_id: uuid.UUID | None) -> list[Any]:
         events = []
         try:
             self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pipeline_id))
@@ -217,9 +266,7 @@ class PsrpShell:
         except _MALFORMED_PSRP as exc:
             # Whatever psrpcore trips on in bytes from the wire is the client's error.
             raise ProtocolError(f"invalid PSRP data: {type(exc).__name__}: {exc}") from exc
-        for event in events:
-            self._on_event(event)
-        self._pump()
+        return events
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, psrpcore.PipelineInputEvent):

@@ -264,6 +264,16 @@ CASES = [
         Verdict(HostStatus.FAILED, "QuotaExceeded", quota.message),
         id="a fault at the run's deadline is the host's answer",
     ),
+    pytest.param(
+        Happened(HOST, error=errors.ShellNotFound("no such shell", host=HOST), reattaching=True),
+        Verdict(
+            HostStatus.LOST,
+            "ShellNotFound",
+            "the host no longer has this pool: it was deleted past its IdleTimeOut (or the host "
+            "restarted, or the command never started); its output is gone",
+        ),
+        id="a disconnected pool the host no longer has is lost",
+    ),
 ]
 
 

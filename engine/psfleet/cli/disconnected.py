@@ -1,0 +1,261 @@
+"""`psfleet run --disconnected` and `psfleet receive RUN`: commands left running on the
+hosts (Invoke-Command -InDisconnectedSession), collected later (Receive-PSSession)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio
+import typer
+
+from psfleet import eventloop
+from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.fanout_options import FanoutArgs
+from psfleet.cli.option_groups import with_option_groups
+from psfleet.cli.recording import Recording, Rerun, warn
+from psfleet.cli.session_setup import open_sinks, resolve_all_targets
+from psfleet.cli.store_options import StateDir
+from psfleet.cli.target_options import Inventory
+from psfleet.errors import UsageError
+from psfleet.events import Event, HostDone, HostStatus, RunSummary
+from psfleet.fanout.api import Sink
+from psfleet.fanout.disconnected import Session, receive_disconnected, start_disconnected
+from psfleet.fanout.options import RunOptions
+from psfleet.store import (
+    DISCONNECTED,
+    PlannedHost,
+    RunPlan,
+    RunRecorder,
+    StoredHost,
+    StoreUnavailable,
+    db_path,
+    find_run,
+    open_store,
+    run_hosts,
+)
+from psfleet.store import state_dir as store_location
+from psfleet.targets.model import Target
+
+EXIT_USAGE = 2
+# A receive that ends a host with one of these leaves it to a later receive: the command
+# may still be running, or its output still waiting, on the host.
+_TRY_AGAIN = frozenset(
+    {
+        HostStatus.UNREACHABLE,
+        HostStatus.AUTH_FAILED,
+        HostStatus.TIMEOUT,
+        HostStatus.CANCELLED,
+        HostStatus.PROTOCOL_ERROR,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectedArgs:
+    disconnected: Annotated[
+        bool,
+        typer.Option(
+            "--disconnected",
+            help="Start the command, leave it running on each host, exit (psfleet receive).",
+        ),
+    ] = False
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=1, help="--disconnected: seconds each host keeps the session (its default: 2 h)."
+        ),
+    ] = None
+
+
+async def start_run(
+    expressions: list[str],
+    cluster: str | None,
+    inventory: Path | None,
+    scripts: list[str],
+    args: list[Any],
+    options: RunOptions,
+    recording: Recording,
+    idle_timeout_s: float | None,
+    rerun: Rerun | None = None,
+) -> int:
+    """Start on every host, record the ids first; prints the run id. Exit code 0 or 1."""
+    if len(scripts) != 1:
+        raise UsageError("--disconnected runs one script: join the commands with ';'")
+    if not recording.enabled:
+        raise UsageError(
+            "--disconnected needs the run store (it keeps the sessions): no --no-store"
+        )
+    if rerun is not None:
+        hosts = await rerun.targets(expressions, cluster, inventory, options)
+    else:
+        hosts = await resolve_all_targets(expressions, cluster, inventory, options)
+    sessions = {target.name: Session.new() for target in hosts}
+    plan = RunPlan(
+        commands=scripts,
+        hosts=[
+            PlannedHost(
+                t.name,
+                t.address,
+                t.port,
+                str(sessions[t.name].pool_id),
+                str(sessions[t.name].pipeline_id),
+            )
+            for t in hosts
+        ],
+        targets_given=recording.targets_given,
+        options=recording.options,
+        args=[str(a) for a in args],
+        kind=DISCONNECTED,
+        keep_output=recording.keep_output,
+    )
+    recorder = await RunRecorder.start(store_location(recording.state_dir), plan, warn)
+    if not recorder.recorded:
+        await recorder.aclose()
+        raise UsageError("--disconnected: the run store cannot be written, nothing was started")
+    begun = time.monotonic()
+    failed: list[HostDone] = []
+
+    async def emit(event: Event) -> None:
+        if isinstance(event, HostDone):
+            failed.append(event)
+            sys.stdout.write(f"[{event.host}] {event.status}: {event.error_message}\n")
+        await recorder.handle(event)
+
+    try:
+        started = await start_disconnected(
+            hosts, sessions, scripts[0], args, options, emit, idle_timeout_s=idle_timeout_s
+        )
+        counts = {status: 0 for status in HostStatus}
+        for done in failed:
+            counts[done.status] += 1
+        await recorder.handle(RunSummary(counts=counts, wall_s=time.monotonic() - begun))
+    finally:
+        await recorder.aclose()
+    sys.stdout.write(
+        f"Started on {len(started)} of {len(hosts)} hosts and disconnected: run "
+        f"{recorder.run_id}\nCollect the output with: psfleet receive {recorder.run_id}\n"
+    )
+    return 1 if failed else 0
+
+
+class _Settled:
+    """The recorder, told only of hosts settled for good (not those a later receive retries)."""
+
+    def __init__(self, recorder: RunRecorder) -> None:
+        self._recorder = recorder
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, HostDone) and event.status in _TRY_AGAIN:
+            return
+        await self._recorder.handle(event)
+
+
+@with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)
+def receive(
+    run: Annotated[str, typer.Argument(help="The disconnected run (its id, or `last`).")],
+    *,
+    inventory: Inventory = None,
+    connection: ConnectionArgs,
+    fanout: FanoutArgs,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
+    ] = False,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Write per-host output, errors and result.json here.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Collect the output of a `psfleet run --disconnected`: every host not received yet.
+
+    Exit code: 0 every host ok, 1 some host not ok, 2 usage error.
+    """
+    try:
+        run_id, hosts, recorded_inventory = _receivable(run, state_dir)
+        if not hosts:
+            typer.echo(f"psfleet receive: every host of run {run_id} was received", err=True)
+            raise typer.Exit(0)
+        options = fanout.apply(connection.run_options())
+        summary = eventloop.run(
+            _receive_main,
+            run_id,
+            hosts,
+            inventory or recorded_inventory,
+            options,
+            state_dir,
+            json_output,
+            output_dir,
+            quiet,
+        )
+    except UsageError as exc:
+        typer.echo(f"psfleet receive: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    ok = summary.counts.get(HostStatus.OK, 0) == sum(summary.counts.values())
+    raise typer.Exit(0 if ok else 1)
+
+
+def _receivable(ref: str, store_dir: Path | None) -> tuple[str, list[StoredHost], Path | None]:
+    try:
+        conn = open_store(db_path(store_dir), warn)
+    except StoreUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    with closing(conn):
+        try:
+            run = find_run(conn, ref)
+            hosts = run_hosts(conn, run)
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot read the run store: {exc}") from exc
+    if run.kind != DISCONNECTED:
+        raise UsageError(f"run {run.id} was not started with --disconnected")
+    waiting = [h for h in hosts if h.status == DISCONNECTED and h.pool_id and h.pipeline_id]
+    inventory = run.targets_given.get("inventory")
+    return run.id, waiting, Path(inventory) if isinstance(inventory, str) else None
+
+
+async def _receive_main(
+    run_id: str,
+    hosts: Sequence[StoredHost],
+    inventory: Path | None,
+    options: RunOptions,
+    store_dir: Path | None,
+    json_output: bool,
+    output_dir: Path | None,
+    quiet: bool,
+) -> RunSummary:
+    targets = await _targets(hosts, inventory, options)
+    sessions = {h.host: Session(UUID(str(h.pool_id)), UUID(str(h.pipeline_id))) for h in hosts}
+    recorder = await RunRecorder.start(
+        store_location(store_dir), RunPlan(commands=[], hosts=[]), warn, resume=run_id
+    )
+    try:
+        async with open_sinks(
+            len(targets), json_output=json_output, output_dir=output_dir, quiet=quiet
+        ) as sinks:
+            all_sinks: list[Sink] = [*sinks, _Settled(recorder)]
+
+            async def emit(event: Event) -> None:
+                for sink in all_sinks:
+                    await sink.handle(event)
+
+            return await receive_disconnected(targets, sessions, options, emit)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await recorder.aclose()
+
+
+async def _targets(
+    hosts: Sequence[StoredHost], inventory: Path | None, options: RunOptions
+) -> list[Target]:
+    """Through the inventory again when there was one (its variables are not recorded)."""
+    if inventory is not None:
+        names = [h.host for h in hosts]
+        return await resolve_all_targets(names, None, inventory, options)
+    return [Target(h.host, h.address, h.port or options.port) for h in hosts]
