@@ -27,13 +27,15 @@ ADDED: dict[str, set[str]] = {
     "doctor": {"max_auth_failures"},
     "bench": {"max_auth_failures"},
 }
-# Options new to psfleet, in no command before: the run store (issue 15).
+# Options new to psfleet, in no command before.
 NEW: dict[str, set[str]] = {
-    "run": {"state_dir", "no_store", "keep_output", "rerun", "disconnected", "idle_timeout"},
+    "run": {
+        # where run runs its hosts (issue 13)
+        *("executor", "scheduler", "workers", "chunk_size"),
+        # the run store and disconnected sessions (issue 15)
+        *("state_dir", "no_store", "keep_output", "rerun", "disconnected", "idle_timeout"),
+    },
 }
-
-# Options no command had before: where run runs its hosts (issue 13).
-NEW = {"run": {"executor", "scheduler", "workers", "chunk_size"}}
 
 
 def describe(param: Any) -> dict[str, Any]:

@@ -284,9 +284,10 @@ def test_final_status(happened: Happened, verdict: Verdict) -> None:
 
 def test_the_table_reaches_every_status() -> None:
     verdicts = [case.values[1] for case in CASES]
-    # lost is the Dask executor's client's verdict on a dead worker's host, never an attempt's.
+    # lost is reached here by a pool gone while disconnected; the Dask executor's client also
+    # gives it to a dead worker's host, outside this function.
     reached = {v.status for v in verdicts if isinstance(v, Verdict)}
-    assert reached == set(HostStatus) - {HostStatus.LOST}
+    assert reached == set(HostStatus)
 
 
 def test_a_protocol_error_host_makes_the_run_exit_1_and_is_counted() -> None:
