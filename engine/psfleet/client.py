@@ -46,24 +46,28 @@ class ClientOptions:
     max_envelope_size: int | None = None  # None: 150 KB, raised to 500 KB on PSRP 2.2+ hosts
 
 
+# The keyword defaults below are read from the option classes: a default lives in one place.
+_AUTH, _TLS, _CLIENT = AuthOptions(), TLSOptions(), ClientOptions()
+
+
 def client_options(
     *,
-    auth: AuthMethod | str = AuthMethod.NEGOTIATE,
+    auth: AuthMethod | str = _AUTH.method,
     credential: CredentialSource = None,
-    delegate: bool = False,
+    delegate: bool = _AUTH.delegate,
     delegate_to: DelegateTo = None,
-    allow_basic_over_http: bool = False,
-    ca_file: Path | str | None = None,
-    client_cert: Path | str | None = None,
-    client_key: Path | str | None = None,
-    insecure_skip_tls_verify: bool = False,
-    channel_binding: bool = True,
-    max_auth_failures: int = 3,
-    configuration: str = "Microsoft.PowerShell",
-    min_runspaces: int = 1,
-    max_runspaces: int = 1,
+    allow_basic_over_http: bool = _AUTH.allow_basic_over_http,
+    ca_file: Path | str | None = _TLS.ca_file,
+    client_cert: Path | str | None = _TLS.client_cert,
+    client_key: Path | str | None = _TLS.client_key,
+    insecure_skip_tls_verify: bool = _TLS.insecure_skip_tls_verify,
+    channel_binding: bool = _AUTH.channel_binding,
+    max_auth_failures: int = _AUTH.max_auth_failures,
+    configuration: str = _CLIENT.configuration,
+    min_runspaces: int = _CLIENT.min_runspaces,
+    max_runspaces: int = _CLIENT.max_runspaces,
     timeouts: Timeouts | None = None,
-    max_envelope_size: int | None = None,
+    max_envelope_size: int | None = _CLIENT.max_envelope_size,
 ) -> ClientOptions:
     method = AuthMethod(auth)
     return ClientOptions(
