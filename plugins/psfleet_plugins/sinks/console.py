@@ -1,10 +1,15 @@
-"""The console: host-prefixed records, a live progress bar on a TTY, a summary at the end."""
+"""The console: host-prefixed records, a live progress bar on a TTY, a summary at the end.
+
+The bar counts hosts; once a copy or fetch reports its first TransferProgress it becomes
+a transfer bar: bytes and bytes/s across the fleet, hosts done, ETA from the bytes.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -12,6 +17,7 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -23,6 +29,7 @@ from psfleet.events import (
     HostStatus,
     RecordEvent,
     RunSummary,
+    TransferProgress,
 )
 from psfleet_plugins.sinks.render import host_lines, record_text
 from psfleet_plugins.sinks.summary import STATUS_STYLES, summary_group
@@ -46,10 +53,14 @@ class ConsoleSink:
         self.console = console if console is not None else Console(highlight=False)
         self.quiet = quiet
         wanted = show_progress if show_progress is not None else not quiet
-        self._bar = _HostsBar(self.console, total) if wanted and self.console.is_terminal else None
+        self._bar: _HostsBar | _TransferBar | None = (
+            _HostsBar(self.console, total) if wanted and self.console.is_terminal else None
+        )
         self._failures: list[HostDone] = []
 
     async def handle(self, event: Event) -> None:
+        if isinstance(event, TransferProgress) and isinstance(self._bar, _HostsBar):
+            self._bar = self._bar.as_transfer()
         if self._bar is not None:
             self._bar.update(event)
         if isinstance(event, RunSummary):
@@ -90,6 +101,33 @@ class _RateColumn(ProgressColumn):
         return Text("-- hosts/s" if speed is None else f"{speed:.1f} hosts/s", style="blue")
 
 
+class _HostCounts:
+    """Hosts ok, failed and running, from HostStarted and HostDone; False for other events."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.running: set[str] = set()
+        self.ok = 0
+        self.failed = 0
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+    def count(self, event: Event) -> bool:
+        if isinstance(event, HostStarted):
+            self.running.add(event.host)
+        elif isinstance(event, HostDone):
+            self.running.discard(event.host)
+            if event.status is HostStatus.OK:
+                self.ok += 1
+            else:
+                self.failed += 1
+        else:
+            return False
+        return True
+
+
 class _HostsBar:
     """Hosts done / failed / running, rate and ETA; started at the first event."""
 
@@ -107,35 +145,89 @@ class _HostsBar:
             console=console,
             transient=True,
         )
-        self._total = total
+        self._hosts = _HostCounts(total)
         self._task: TaskID | None = None
-        self._running: set[str] = set()
-        self._ok = 0
-        self._failed = 0
 
     def update(self, event: Event) -> None:
-        if isinstance(event, HostStarted):
-            self._running.add(event.host)
-        elif isinstance(event, HostDone):
-            self._running.discard(event.host)
-            if event.status is HostStatus.OK:
-                self._ok += 1
-            else:
-                self._failed += 1
-        else:
+        if not self._hosts.count(event):
             return
         if self._task is None:
             self._progress.start()
             self._task = self._progress.add_task(
-                "hosts", total=self._total, ok=0, failed=0, running=0
+                "hosts", total=self._hosts.total, ok=0, failed=0, running=0
             )
         self._progress.update(
             self._task,
-            completed=self._ok + self._failed,
-            ok=self._ok,
-            failed=self._failed,
-            running=len(self._running),
+            completed=self._hosts.done,
+            ok=self._hosts.ok,
+            failed=self._hosts.failed,
+            running=len(self._hosts.running),
         )
+
+    def as_transfer(self) -> _TransferBar:
+        """The transfer bar that takes over from this one, with the hosts counted so far."""
+        self.stop()
+        return _TransferBar(self._progress.console, self._hosts)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+class _TransferBar:
+    """Bytes moved across the fleet, bytes/s, hosts done and the ETA of a copy or fetch.
+
+    The fleet's total is what the hosts reported (a copy's hosts each report the file
+    size; a fetch's learn theirs as they go), extrapolated to the hosts not heard from.
+    """
+
+    def __init__(self, console: Console, hosts: _HostCounts) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]transfer"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn(
+                "{task.fields[done]}/{task.fields[hosts]} hosts "
+                "[red]{task.fields[failed]} failed[/]"
+            ),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._hosts = hosts
+        self._moved: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}  # per host: what it will move in all, once known
+        self._progress.start()
+        self._task = self._progress.add_task("transfer", total=None, done=0, hosts="?", failed=0)
+
+    def update(self, event: Event) -> None:
+        if isinstance(event, TransferProgress):
+            self._moved[event.host] = event.done
+            if event.total:
+                self._sizes[event.host] = event.total
+        elif self._hosts.count(event):
+            if isinstance(event, HostDone):
+                # Final: an unchanged copy moved nothing, a failed one no more than so far.
+                moved = event.bytes if event.bytes is not None else self._moved.get(event.host, 0)
+                self._moved[event.host] = self._sizes[event.host] = moved
+        else:
+            return
+        self._progress.update(
+            self._task,
+            completed=sum(self._moved.values()),
+            total=self._expected(),
+            done=self._hosts.done,
+            hosts=self._hosts.total if self._hosts.total is not None else "?",
+            failed=self._hosts.failed,
+        )
+
+    def _expected(self) -> int | None:
+        known = sum(self._sizes.values())
+        if not known:
+            return None
+        hosts = self._hosts.total or len(self._sizes)
+        unheard = max(0, hosts - len(self._sizes))
+        return known + unheard * known // len(self._sizes)
 
     def stop(self) -> None:
         self._progress.stop()
