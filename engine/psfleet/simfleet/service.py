@@ -16,6 +16,7 @@ from psfleet.simfleet.psrp_shell import PsrpShell
 from psfleet.simfleet.stats import Counter
 from psfleet.simfleet.winrs_shell import WinrsShell
 from psfleet.wsman import Envelope, build_fault, build_response, disconnect, names, shell
+from psfleet.wsman import config as wsman_config
 from psfleet.wsman.faults import FaultCode
 from psfleet.wsman.identify import build_identify_response, is_identify
 
@@ -211,6 +212,18 @@ class WSManService:
         host.remove_shell(target.shell_id)
         return ""
 
+    async def _get(
+        self, host: HostRuntime, identity: Identity, env: Envelope, client_ip: str
+    ) -> str:
+        """`winrm get winrm/config` (pypsrp's update_max_payload_size): the host's limits."""
+        if not wsman_config.is_config_get(env.action, env.resource_uri):
+            raise _Fault(
+                FaultCode.RESOURCE_NOT_FOUND,
+                f"The WS-Management service cannot process the request. The resource URI "
+                f"({env.resource_uri}) was not found in the WS-Management catalog.",
+            )
+        return wsman_config.config_body(host.quotas.max_envelope_size)
+
     # --- disconnected sessions (Disconnect-PSSession, Connect-PSSession, Get-PSSession) ---
 
     async def _disconnect(
@@ -297,6 +310,7 @@ class WSManService:
         disconnect.ACTION_RECONNECT: _reconnect,
         disconnect.ACTION_CONNECT: _connect,
         disconnect.ACTION_ENUMERATE: _enumerate,
+        wsman_config.ACTION_GET: _get,
     }
 
 

@@ -46,6 +46,7 @@ from psfleet.fanout.scheduler import Scheduler
 from psfleet.session.pool import RunspacePool
 from psfleet.targets.model import Target
 from psfleet.transfer.chunks import LocalFile
+from psfleet.transfer.envelope_size import EnvelopeSizes
 from psfleet.transfer.errors import TransferError
 from psfleet.transfer.pull import list_files, pull_file, remote_name
 from psfleet.transfer.push import ChunkSources, Transferred, push_file
@@ -168,8 +169,11 @@ async def _plan_copy(src: Path, dest: str, recurse: bool) -> list[_Push]:
 
 
 def _copy_work(plan: list[_Push], transfers: _Transfers, *, force: bool, tree: bool) -> HostWork:
+    sizes = EnvelopeSizes()
+
     async def do(pool: RunspacePool, target: Target) -> None:
         transfers.done.pop(target.name, None)  # a retried attempt starts over
+        await sizes.apply(pool)  # each Send as large as this host allows
         before = 0
         for push in plan:
             moved = await push_file(
