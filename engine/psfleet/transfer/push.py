@@ -132,6 +132,9 @@ async def _push(
                         output.append(record.data)
                 # The pipeline ended: whatever is left to send has no reader.
                 group.cancel_scope.cancel()
+        except* PsfleetError as failed:
+            # The answers broke off (a cut connection): that error, not the task group's.
+            raise _first(failed) from None
         finally:
             reader.close()
     if pipeline.state is PipelineState.COMPLETED and output:
@@ -142,6 +145,11 @@ async def _push(
     if send_failed:
         raise send_failed[0]
     raise errors.from_record(pipeline.reason, pool.host, path)
+
+
+def _first(group: BaseExceptionGroup[PsfleetError]) -> PsfleetError:
+    leaf = group.exceptions[0]
+    return leaf if isinstance(leaf, PsfleetError) else _first(leaf)
 
 
 async def _clean_up(pool: RunspacePool, temp: str) -> None:

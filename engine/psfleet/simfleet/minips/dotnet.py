@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import math
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +265,14 @@ def _directory_name(path: str) -> str | None:
     return head + "\\" if head.endswith(":") else head
 
 
+def _search_pattern(args: list[Any]) -> re.Pattern[str]:
+    """GetFiles' searchPattern (its second argument, default '*'): only * and ? are
+    wildcards, and names match case-insensitively, as on NTFS."""
+    pattern = to_string(args[1]) if len(args) > 1 else "*"
+    text = re.escape(pattern).replace("\\*", ".*").replace("\\?", ".")
+    return re.compile(text, re.IGNORECASE | re.DOTALL)
+
+
 Static = Callable[["Runtime", list[Any]], Any]
 _STATICS: dict[str, dict[str, Static]] = {
     "io.file": {
@@ -281,7 +290,7 @@ _STATICS: dict[str, dict[str, Static]] = {
                 to_string(a[0]),
                 recurse=len(a) > 2 and to_string(a[2]).lower() == "alldirectories",
             )
-            if not e.is_dir
+            if not e.is_dir and _search_pattern(a).fullmatch(e.path.rpartition("\\")[2])
         ],
     },
     "io.path": {
