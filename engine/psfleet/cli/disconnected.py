@@ -31,6 +31,8 @@ from psfleet.fanout.disconnected import Session, receive_disconnected, start_dis
 from psfleet.fanout.options import RunOptions
 from psfleet.store import (
     DISCONNECTED,
+    Claim,
+    Claimed,
     PlannedHost,
     RunPlan,
     RunRecorder,
@@ -39,6 +41,7 @@ from psfleet.store import (
     db_path,
     find_run,
     open_store,
+    receive_claim_path,
     run_hosts,
 )
 from psfleet.store import state_dir as store_location
@@ -176,10 +179,15 @@ def receive(
 ) -> None:
     """Collect the output of a `psfleet run --disconnected`: every host not received yet.
 
-    Exit code: 0 every host ok, 1 some host not ok, 2 usage error.
+    Exit code: 0 every host ok, 1 some host not ok, 2 usage error or another receive of
+    the run still running.
     """
     try:
-        run_id, hosts, recorded_inventory = _receivable(run, state_dir)
+        claim, run_id, hosts, recorded_inventory = _receivable(run, state_dir)
+    except UsageError as exc:
+        typer.echo(f"psfleet receive: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    try:
         if not hosts:
             typer.echo(f"psfleet receive: every host of run {run_id} was received", err=True)
             raise typer.Exit(0)
@@ -198,11 +206,16 @@ def receive(
     except UsageError as exc:
         typer.echo(f"psfleet receive: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    finally:
+        claim.release()
     ok = summary.counts.get(HostStatus.OK, 0) == sum(summary.counts.values())
     raise typer.Exit(0 if ok else 1)
 
 
-def _receivable(ref: str, store_dir: Path | None) -> tuple[str, list[StoredHost], Path | None]:
+def _receivable(
+    ref: str, store_dir: Path | None
+) -> tuple[Claim, str, list[StoredHost], Path | None]:
+    """The run's claim (this process alone receives it), its id, hosts left, inventory."""
     try:
         conn = open_store(db_path(store_dir), warn)
     except StoreUnavailable as exc:
@@ -210,14 +223,31 @@ def _receivable(ref: str, store_dir: Path | None) -> tuple[str, list[StoredHost]
     with closing(conn):
         try:
             run = find_run(conn, ref)
-            hosts = run_hosts(conn, run)
+            if run.kind != DISCONNECTED:
+                raise UsageError(f"run {run.id} was not started with --disconnected")
+            # Claimed before its hosts are read: what a receive before this one left is final.
+            claim = _claim(run.id, store_dir)
+            try:
+                hosts = run_hosts(conn, run)
+            except BaseException:
+                claim.release()
+                raise
         except sqlite3.Error as exc:
             raise UsageError(f"cannot read the run store: {exc}") from exc
-    if run.kind != DISCONNECTED:
-        raise UsageError(f"run {run.id} was not started with --disconnected")
     waiting = [h for h in hosts if h.status == DISCONNECTED and h.pool_id and h.pipeline_id]
     inventory = run.targets_given.get("inventory")
-    return run.id, waiting, Path(inventory) if isinstance(inventory, str) else None
+    return claim, run.id, waiting, Path(inventory) if isinstance(inventory, str) else None
+
+
+def _claim(run_id: str, store_dir: Path | None) -> Claim:
+    try:
+        return Claim(receive_claim_path(store_location(store_dir), run_id))
+    except Claimed as exc:
+        raise UsageError(
+            f"another psfleet receive of run {run_id} is running: wait for it to end"
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot claim run {run_id} in the run store: {exc}") from exc
 
 
 async def _receive_main(

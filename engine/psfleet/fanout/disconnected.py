@@ -10,9 +10,11 @@ each host with the pipeline's own outcome, or `lost` when the host no longer has
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +26,14 @@ from psfleet.events import HostDone, HostStatus, RecordEvent, RunSummary, Stream
 from psfleet.fanout.attempt import Emit, client_options_for, endpoint_for
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.outcome import ScriptOutcome
-from psfleet.fanout.status import Happened, Verdict, final_status
+from psfleet.fanout.status import Happened, Stop, Verdict, final_status
+from psfleet.logs import get_logger
+from psfleet.session.pool import RunspacePool
 from psfleet.session.records import PipelineState
 from psfleet.targets.model import Target
+
+_LEFT_RUNNING = "its command was left running on the host: psfleet receive again collects the rest"
+log = get_logger("psfleet.disconnected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +105,34 @@ async def _start(
 async def receive_disconnected(
     targets: Sequence[Target], sessions: Mapping[str, Session], options: RunOptions, emit: Emit
 ) -> RunSummary:
-    """Connect to every host's pool, stream its records, end each host with one status."""
+    """Connect to every host's pool, stream its records, end each host with one status.
+
+    `options.host_timeout` (from when the host's turn comes) and `options.run_timeout` bound
+    each host: one cut off ends `timeout`, and its pool is disconnected again with its
+    command still running, for a later receive to collect the rest.
+    """
     limiter = anyio.CapacityLimiter(options.throttle)
     counts = {status: 0 for status in HostStatus}
     durations: dict[str, float] = {}
     begun = time.monotonic()
+    run_deadline = _deadline(options.run_timeout)
 
     async def one(target: Target) -> None:
         async with limiter:
             started = time.monotonic()
-            verdict = await _receive(target, sessions[target.name], options, emit)
-            durations[target.name] = time.monotonic() - started
-            counts[verdict.status] += 1
-            await emit(_done(target.name, verdict, durations[target.name]))
+            host_deadline = _deadline(options.host_timeout)
+            if run_deadline <= host_deadline:
+                cut_off = _cut_off(target.name, Stop.RUN_DEADLINE, options.run_timeout)
+            else:
+                cut_off = _cut_off(target.name, Stop.HOST_DEADLINE, options.host_timeout)
+
+            async def finish(verdict: Verdict) -> None:
+                durations[target.name] = time.monotonic() - started
+                counts[verdict.status] += 1
+                await emit(_done(target.name, verdict, durations[target.name]))
+
+            deadline = min(run_deadline, host_deadline)
+            await _receive(target, sessions[target.name], options, emit, deadline, cut_off, finish)
 
     async with anyio.create_task_group() as group:
         for target in targets:
@@ -121,12 +143,47 @@ async def receive_disconnected(
     return summary
 
 
-async def _receive(target: Target, session: Session, options: RunOptions, emit: Emit) -> Verdict:
+def _deadline(seconds: float | None) -> float:
+    return math.inf if seconds is None else anyio.current_time() + seconds
+
+
+def _cut_off(host: str, stop: Stop, limit_s: float | None) -> Verdict:
+    verdict = final_status(Happened(host, stop=stop, limit_s=limit_s))
+    return dataclasses.replace(verdict, remedy=_LEFT_RUNNING)
+
+
+async def _receive(
+    target: Target,
+    session: Session,
+    options: RunOptions,
+    emit: Emit,
+    deadline: float,
+    cut_off: Verdict,
+    finish: Callable[[Verdict], Awaitable[None]],
+) -> None:
+    """Collect one host; at `deadline`, end it with `cut_off` and leave its pool disconnected."""
     client = client_options_for(target, options.client)
-    try:
-        pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
-    except errors.PsfleetError as exc:
-        return final_status(Happened(target.name, error=exc, reattaching=True))
+    pool: RunspacePool | None = None
+    verdict = cut_off
+    with anyio.CancelScope(deadline=deadline) as scope:
+        try:
+            pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
+        except errors.PsfleetError as exc:
+            verdict = final_status(Happened(target.name, error=exc, reattaching=True))
+        else:
+            verdict = await _collect(target, pool, session, emit)
+    if scope.cancelled_caught:
+        verdict = cut_off
+        await finish(verdict)  # on time: the disconnect below is cleanup, not the host's work
+        if pool is not None:
+            await _leave(pool)
+        return
+    if pool is not None:
+        await pool.aclose()
+    await finish(verdict)
+
+
+async def _collect(target: Target, pool: RunspacePool, session: Session, emit: Emit) -> Verdict:
     outcome = ScriptOutcome()
     try:
         pipeline = pool.attach(session.pipeline_id)
@@ -140,9 +197,17 @@ async def _receive(target: Target, session: Session, options: RunOptions, emit: 
                 await emit(RecordEvent(target.name, Stream.ERROR, pipeline.reason))
     except errors.PsfleetError as exc:
         return final_status(Happened(target.name, error=exc, started=True, reattaching=True))
-    finally:
-        await pool.aclose()
     return final_status(Happened(target.name, script=outcome))
+
+
+async def _leave(pool: RunspacePool) -> None:
+    """Disconnect the pool again, its command running; never Delete it (its output is owed)."""
+    try:
+        await pool.disconnect()
+    except errors.PsfleetError as exc:
+        log.warning("disconnect after the deadline failed", host=pool.host, error=repr(exc))
+        with anyio.CancelScope(shield=True):
+            await pool.transport.aclose()
 
 
 def _done(host: str, verdict: Verdict, duration_s: float) -> HostDone:

@@ -176,6 +176,7 @@ class WSManService:
         def ready() -> bool:
             return (
                 target.closed
+                or target.disconnected
                 or target.outbox.pending(pipeline_id) > 0
                 or (command is not None and command.done)
             )
@@ -185,6 +186,10 @@ class WSManService:
                 raise _timed_out()
         if target.closed:
             raise _shell_not_found(target.shell_id)
+        if target.disconnected:
+            # As Windows: a Disconnect ends the polls of the client that left, so output
+            # produced afterwards waits for the next client instead of a dead connection.
+            raise _disconnected(target.shell_id)
         fragments = target.outbox.take(pipeline_id, room, _STREAM_OVERHEAD)
         if fragments and command is not None and host.fault.kind is FaultKind.DROP:
             raise DropConnection()
