@@ -3,6 +3,8 @@ hosts (Invoke-Command -InDisconnectedSession), collected later (Receive-PSSessio
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import sys
 import time
@@ -27,7 +29,12 @@ from psfleet.cli.target_options import Inventory
 from psfleet.errors import UsageError
 from psfleet.events import Event, HostDone, HostStatus, RunSummary
 from psfleet.fanout.api import Sink
-from psfleet.fanout.disconnected import Session, receive_disconnected, start_disconnected
+from psfleet.fanout.disconnected import (
+    Session,
+    one_script,
+    receive_disconnected,
+    start_disconnected,
+)
 from psfleet.fanout.options import RunOptions
 from psfleet.store import (
     DISCONNECTED,
@@ -48,6 +55,7 @@ from psfleet.store import state_dir as store_location
 from psfleet.targets.model import Target
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 # A receive that ends a host with one of these leaves it to a later receive: the command
 # may still be running, or its output still waiting, on the host.
 _TRY_AGAIN = frozenset(
@@ -89,9 +97,8 @@ async def start_run(
     idle_timeout_s: float | None,
     rerun: Rerun | None = None,
 ) -> int:
-    """Start on every host, record the ids first; prints the run id. Exit code 0 or 1."""
-    if len(scripts) != 1:
-        raise UsageError("--disconnected runs one script: join the commands with ';'")
+    """Start on every host, record the ids first; prints the run id. Exit code 0, 1, or
+    130 when interrupted (the commands already started are left disconnected)."""
     if not recording.enabled:
         raise UsageError(
             "--disconnected needs the run store (it keeps the sessions): no --no-store"
@@ -132,21 +139,52 @@ async def start_run(
             sys.stdout.write(f"[{event.host}] {event.status}: {event.error_message}\n")
         await recorder.handle(event)
 
+    work = anyio.CancelScope()
     try:
-        started = await start_disconnected(
-            hosts, sessions, scripts[0], args, options, emit, idle_timeout_s=idle_timeout_s
-        )
+        async with anyio.create_task_group() as group:
+            group.start_soon(_watch_signals, work)
+            with work:
+                await start_disconnected(
+                    hosts, sessions, one_script(scripts), args, options, emit,
+                    idle_timeout_s=idle_timeout_s,
+                )  # fmt: skip
+            group.cancel_scope.cancel()
         counts = {status: 0 for status in HostStatus}
         for done in failed:
             counts[done.status] += 1
-        await recorder.handle(RunSummary(counts=counts, wall_s=time.monotonic() - begun))
+        summary = RunSummary(
+            counts=counts, wall_s=time.monotonic() - begun, interrupted=work.cancel_called
+        )
+        await recorder.handle(summary)
     finally:
         await recorder.aclose()
+    started = len(hosts) - len(failed)
+    if work.cancel_called:
+        sys.stdout.write(f"Interrupted: started on {started} of {len(hosts)} hosts, left ")
+    else:
+        sys.stdout.write(f"Started on {started} of {len(hosts)} hosts and ")
     sys.stdout.write(
-        f"Started on {len(started)} of {len(hosts)} hosts and disconnected: run "
-        f"{recorder.run_id}\nCollect the output with: psfleet receive {recorder.run_id}\n"
+        f"disconnected: run {recorder.run_id}\nCollect the output with: psfleet receive "
+        f"{recorder.run_id}\n"
     )
+    if work.cancel_called:
+        return EXIT_INTERRUPTED
     return 1 if failed else 0
+
+
+async def _watch_signals(work: anyio.CancelScope) -> None:
+    """First SIGINT/SIGTERM: stop starting (started commands stay, disconnected); the
+    second: leave at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if work.cancel_called:
+                sys.stderr.write("psfleet: interrupted twice, exiting now\n")
+                os._exit(EXIT_INTERRUPTED)
+            sys.stderr.write(
+                "psfleet: interrupting: commands already started stay disconnected, "
+                "the other pools are closed...\n"
+            )
+            work.cancel()
 
 
 class _Settled:

@@ -187,8 +187,9 @@ class WSManService:
         if target.closed:
             raise _shell_not_found(target.shell_id)
         if target.disconnected:
-            # As Windows: a Disconnect ends the polls of the client that left, so output
-            # produced afterwards waits for the next client instead of a dead connection.
+            # Assumed, not checked against a capture: a Disconnect ends the polls of the
+            # client that left, so later output waits for the next client rather than go
+            # to a dead connection (else a receive cut off by its deadline loses it).
             raise _disconnected(target.shell_id)
         fragments = target.outbox.take(pipeline_id, room, _STREAM_OVERHEAD)
         if fragments and command is not None and host.fault.kind is FaultKind.DROP:
