@@ -213,13 +213,18 @@ async def _receive(
     client = client_options_for(target, options.client)
     pool: RunspacePool | None = None
     verdict = cut_off
-    with anyio.CancelScope(deadline=deadline) as scope:
-        try:
-            pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
-        except errors.PsfleetError as exc:
-            verdict = final_status(Happened(target.name, error=exc, reattaching=True))
-        else:
-            verdict = await _collect(target, pool, session, emit)
+    try:
+        with anyio.CancelScope(deadline=deadline) as scope:
+            try:
+                pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
+            except errors.PsfleetError as exc:
+                verdict = final_status(Happened(target.name, error=exc, reattaching=True))
+            else:
+                verdict = await _collect(target, pool, session, emit)
+    except BaseException:  # the receive itself stopped (Ctrl-C): the output is still owed
+        if pool is not None:
+            await _leave(pool)
+        raise
     if scope.cancelled_caught:
         verdict = cut_off
         await finish(verdict)  # on time: the disconnect below is cleanup, not the host's work
