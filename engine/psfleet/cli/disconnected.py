@@ -3,6 +3,8 @@ hosts (Invoke-Command -InDisconnectedSession), collected later (Receive-PSSessio
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import sys
 import time
@@ -27,10 +29,17 @@ from psfleet.cli.target_options import Inventory
 from psfleet.errors import UsageError
 from psfleet.events import Event, HostDone, HostStatus, RunSummary
 from psfleet.fanout.api import Sink
-from psfleet.fanout.disconnected import Session, receive_disconnected, start_disconnected
+from psfleet.fanout.disconnected import (
+    Session,
+    one_script,
+    receive_disconnected,
+    start_disconnected,
+)
 from psfleet.fanout.options import RunOptions
 from psfleet.store import (
     DISCONNECTED,
+    Claim,
+    Claimed,
     PlannedHost,
     RunPlan,
     RunRecorder,
@@ -39,12 +48,14 @@ from psfleet.store import (
     db_path,
     find_run,
     open_store,
+    receive_claim_path,
     run_hosts,
 )
 from psfleet.store import state_dir as store_location
 from psfleet.targets.model import Target
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 # A receive that ends a host with one of these leaves it to a later receive: the command
 # may still be running, or its output still waiting, on the host.
 _TRY_AGAIN = frozenset(
@@ -86,9 +97,8 @@ async def start_run(
     idle_timeout_s: float | None,
     rerun: Rerun | None = None,
 ) -> int:
-    """Start on every host, record the ids first; prints the run id. Exit code 0 or 1."""
-    if len(scripts) != 1:
-        raise UsageError("--disconnected runs one script: join the commands with ';'")
+    """Start on every host, record the ids first; prints the run id. Exit code 0, 1, or
+    130 when interrupted (the commands already started are left disconnected)."""
     if not recording.enabled:
         raise UsageError(
             "--disconnected needs the run store (it keeps the sessions): no --no-store"
@@ -129,21 +139,52 @@ async def start_run(
             sys.stdout.write(f"[{event.host}] {event.status}: {event.error_message}\n")
         await recorder.handle(event)
 
+    work = anyio.CancelScope()
     try:
-        started = await start_disconnected(
-            hosts, sessions, scripts[0], args, options, emit, idle_timeout_s=idle_timeout_s
-        )
+        async with anyio.create_task_group() as group:
+            group.start_soon(_watch_signals, work)
+            with work:
+                await start_disconnected(
+                    hosts, sessions, one_script(scripts), args, options, emit,
+                    idle_timeout_s=idle_timeout_s,
+                )  # fmt: skip
+            group.cancel_scope.cancel()
         counts = {status: 0 for status in HostStatus}
         for done in failed:
             counts[done.status] += 1
-        await recorder.handle(RunSummary(counts=counts, wall_s=time.monotonic() - begun))
+        summary = RunSummary(
+            counts=counts, wall_s=time.monotonic() - begun, interrupted=work.cancel_called
+        )
+        await recorder.handle(summary)
     finally:
         await recorder.aclose()
+    started = len(hosts) - len(failed)
+    if work.cancel_called:
+        sys.stdout.write(f"Interrupted: started on {started} of {len(hosts)} hosts, left ")
+    else:
+        sys.stdout.write(f"Started on {started} of {len(hosts)} hosts and ")
     sys.stdout.write(
-        f"Started on {len(started)} of {len(hosts)} hosts and disconnected: run "
-        f"{recorder.run_id}\nCollect the output with: psfleet receive {recorder.run_id}\n"
+        f"disconnected: run {recorder.run_id}\nCollect the output with: psfleet receive "
+        f"{recorder.run_id}\n"
     )
+    if work.cancel_called:
+        return EXIT_INTERRUPTED
     return 1 if failed else 0
+
+
+async def _watch_signals(work: anyio.CancelScope) -> None:
+    """First SIGINT/SIGTERM: stop starting (started commands stay, disconnected); the
+    second: leave at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if work.cancel_called:
+                sys.stderr.write("psfleet: interrupted twice, exiting now\n")
+                os._exit(EXIT_INTERRUPTED)
+            sys.stderr.write(
+                "psfleet: interrupting: commands already started stay disconnected, "
+                "the other pools are closed...\n"
+            )
+            work.cancel()
 
 
 class _Settled:
@@ -176,10 +217,15 @@ def receive(
 ) -> None:
     """Collect the output of a `psfleet run --disconnected`: every host not received yet.
 
-    Exit code: 0 every host ok, 1 some host not ok, 2 usage error.
+    Exit code: 0 every host ok, 1 some host not ok, 2 usage error or another receive of
+    the run still running.
     """
     try:
-        run_id, hosts, recorded_inventory = _receivable(run, state_dir)
+        claim, run_id, hosts, recorded_inventory = _receivable(run, state_dir)
+    except UsageError as exc:
+        typer.echo(f"psfleet receive: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    try:
         if not hosts:
             typer.echo(f"psfleet receive: every host of run {run_id} was received", err=True)
             raise typer.Exit(0)
@@ -198,11 +244,16 @@ def receive(
     except UsageError as exc:
         typer.echo(f"psfleet receive: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+    finally:
+        claim.release()
     ok = summary.counts.get(HostStatus.OK, 0) == sum(summary.counts.values())
     raise typer.Exit(0 if ok else 1)
 
 
-def _receivable(ref: str, store_dir: Path | None) -> tuple[str, list[StoredHost], Path | None]:
+def _receivable(
+    ref: str, store_dir: Path | None
+) -> tuple[Claim, str, list[StoredHost], Path | None]:
+    """The run's claim (this process alone receives it), its id, hosts left, inventory."""
     try:
         conn = open_store(db_path(store_dir), warn)
     except StoreUnavailable as exc:
@@ -210,14 +261,31 @@ def _receivable(ref: str, store_dir: Path | None) -> tuple[str, list[StoredHost]
     with closing(conn):
         try:
             run = find_run(conn, ref)
-            hosts = run_hosts(conn, run)
+            if run.kind != DISCONNECTED:
+                raise UsageError(f"run {run.id} was not started with --disconnected")
+            # Claimed before its hosts are read: what a receive before this one left is final.
+            claim = _claim(run.id, store_dir)
+            try:
+                hosts = run_hosts(conn, run)
+            except BaseException:
+                claim.release()
+                raise
         except sqlite3.Error as exc:
             raise UsageError(f"cannot read the run store: {exc}") from exc
-    if run.kind != DISCONNECTED:
-        raise UsageError(f"run {run.id} was not started with --disconnected")
     waiting = [h for h in hosts if h.status == DISCONNECTED and h.pool_id and h.pipeline_id]
     inventory = run.targets_given.get("inventory")
-    return run.id, waiting, Path(inventory) if isinstance(inventory, str) else None
+    return claim, run.id, waiting, Path(inventory) if isinstance(inventory, str) else None
+
+
+def _claim(run_id: str, store_dir: Path | None) -> Claim:
+    try:
+        return Claim(receive_claim_path(store_location(store_dir), run_id))
+    except Claimed as exc:
+        raise UsageError(
+            f"another psfleet receive of run {run_id} is running: wait for it to end"
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot claim run {run_id} in the run store: {exc}") from exc
 
 
 async def _receive_main(

@@ -73,6 +73,7 @@ class Rerun:
     """The hosts a recorded run's SELECT names, and what it ran."""
 
     run_id: str
+    kind: str  # run, disconnected, copy, fetch
     selection: str
     hosts: list[StoredHost]
     commands: list[str]
@@ -98,6 +99,7 @@ class Rerun:
         inventory = run.targets_given.get("inventory")
         return cls(
             run.id,
+            run.kind,
             selection,
             hosts,
             run.commands,
@@ -170,7 +172,11 @@ class Recording:
 
     @asynccontextmanager
     async def sinks(
-        self, hosts: Sequence[Target], commands: Sequence[str], args: Sequence[JsonValue]
+        self,
+        hosts: Sequence[Target],
+        commands: Sequence[str],
+        args: Sequence[JsonValue],
+        kind: str = "run",
     ) -> AsyncIterator[list[Sink]]:
         """The recorder as a sink (none with --no-store); the run's end written on exit."""
         if not self.enabled:
@@ -182,6 +188,7 @@ class Recording:
             targets_given=self.targets_given,
             options=self.options,
             args=list(args),
+            kind=kind,
             keep_output=self.keep_output,
         )
         recorder = await RunRecorder.start(state_dir(self.state_dir), plan, warn)

@@ -46,6 +46,9 @@ def _done(hosts: Sequence[StoredHost]) -> Iterator[HostDone]:
                 host.error_type,
                 host.error_message,
                 host.remedy,
+                bytes=host.bytes,
+                sha256=host.sha256,
+                changed=host.changed,
             )
 
 

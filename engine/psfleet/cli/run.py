@@ -31,6 +31,7 @@ from psfleet.logs import configure_json_file
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+TRANSFERS = ("copy", "fetch")  # recorded runs whose `command` is no PowerShell
 
 
 @with_option_groups(
@@ -79,6 +80,11 @@ def run(
     try:
         rerun = Rerun.load(store.rerun, store.state_dir) if store.rerun else None
         if rerun is not None and not command and file is None:
+            if rerun.kind in TRANSFERS:
+                raise UsageError(
+                    f"run {rerun.run_id} was a {rerun.kind}: give -c, or use "
+                    f"psfleet {rerun.kind} --rerun {store.rerun} with its paths"
+                )
             command, arg = rerun.commands, arg or [str(a) for a in rerun.args]
         scripts = _scripts(command or [], file)
         recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)

@@ -10,23 +10,31 @@ each host with the pipeline's own outcome, or `lost` when the host no longer has
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from psfleet import errors
 from psfleet.client import open_pool, reconnect_pool
 from psfleet.events import HostDone, HostStatus, RecordEvent, RunSummary, Stream
 from psfleet.fanout.attempt import Emit, client_options_for, endpoint_for
 from psfleet.fanout.options import RunOptions
-from psfleet.fanout.outcome import ScriptOutcome
-from psfleet.fanout.status import Happened, Verdict, final_status
+from psfleet.fanout.outcome import ScriptOutcome, is_retryable
+from psfleet.fanout.status import Happened, Stop, Verdict, final_status
+from psfleet.logs import get_logger
+from psfleet.session.pool import RunspacePool
 from psfleet.session.records import PipelineState
 from psfleet.targets.model import Target
+
+_LEFT_RUNNING = "its command was left running on the host: psfleet receive again collects the rest"
+log = get_logger("psfleet.disconnected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,13 @@ class Session:
         return cls(uuid.uuid4(), uuid.uuid4())
 
 
+def one_script(scripts: Sequence[str]) -> str:
+    """Several commands as the one script of a disconnected pipeline, in order: they share
+    their variables and `$args` as a run's commands share their runspace, and a terminating
+    error ends the rest as it stops a run's later commands. A `param()` block only first."""
+    return "\n".join(scripts)
+
+
 async def start_disconnected(
     targets: Sequence[Target],
     sessions: Mapping[str, Session],
@@ -53,64 +68,119 @@ async def start_disconnected(
 ) -> list[str]:
     """Start `script` on every target and disconnect; returns the hosts it runs on.
 
-    A host that could not be started gets its final status (HostDone) now.
+    Opening a host's pool is retried as a run retries (`options.retries`, retryable
+    failures only): nothing has started then. A host that could not be started gets its
+    final status (HostDone) now. Cancelled (Ctrl-C), hosts whose command started are left
+    disconnected (no HostDone: a receive collects them); the others are closed and end
+    `cancelled`.
     """
     started: list[str] = []
+    ended: set[str] = set()
     limiter = anyio.CapacityLimiter(options.throttle)
 
     async def one(target: Target) -> None:
         async with limiter:
-            session = sessions[target.name]
             begun = time.monotonic()
+            attempts = 0
             try:
-                await _start(target, session, script, args, options, idle_timeout_s)
+                async for attempt in _retrying(options):
+                    with attempt:
+                        attempts += 1
+                        client = client_options_for(target, options.client)
+                        endpoint = endpoint_for(target, options)
+                        pool = await open_pool(endpoint, client, sessions[target.name].pool_id)
+                await _start(
+                    pool,
+                    sessions[target.name],
+                    script,
+                    args,
+                    idle_timeout_s,
+                    lambda: started.append(target.name),
+                )
             except errors.PsfleetError as exc:
+                ended.add(target.name)
                 verdict = final_status(Happened(target.name, error=exc))
-                await emit(_done(target.name, verdict, time.monotonic() - begun))
-                return
-            started.append(target.name)
+                await emit(_done(target.name, verdict, time.monotonic() - begun, attempts))
 
-    async with anyio.create_task_group() as group:
-        for target in targets:
-            group.start_soon(one, target)
+    try:
+        async with anyio.create_task_group() as group:
+            for target in targets:
+                group.start_soon(one, target)
+    finally:
+        with anyio.CancelScope(shield=True):
+            for target in targets:
+                if target.name not in started and target.name not in ended:
+                    verdict = final_status(Happened(target.name, stop=Stop.INTERRUPTED))
+                    await emit(_done(target.name, verdict, 0.0, 0))
     return started
 
 
+def _retrying(options: RunOptions) -> AsyncRetrying:
+    """The scheduler's retry pacing, for opening a pool (before any command)."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(options.retries + 1),
+        wait=wait_exponential_jitter(multiplier=0.5, max=10.0, jitter=0.5),
+        retry=retry_if_exception(
+            lambda exc: isinstance(exc, errors.PsfleetError) and is_retryable(exc)
+        ),
+        sleep=anyio.sleep,
+        reraise=True,
+    )
+
+
 async def _start(
-    target: Target,
+    pool: RunspacePool,
     session: Session,
     script: str,
     args: Sequence[Any],
-    options: RunOptions,
     idle_timeout_s: float | None,
+    on_started: Callable[[], None],
 ) -> None:
-    client = client_options_for(target, options.client)
-    pool = await open_pool(endpoint_for(target, options), client, session.pool_id)
     try:
         pipeline = pool.pipeline(script, *args, pipeline_id=session.pipeline_id)
         await pipeline.start()
-        await pool.disconnect(idle_timeout_s)
     except BaseException:
-        await pool.aclose()  # not started, or not disconnected: nothing is left behind
+        await pool.aclose()  # not started: nothing is left behind
         raise
+    try:
+        await pool.disconnect(idle_timeout_s)  # shielded: a Ctrl-C now still disconnects
+    except BaseException:
+        await pool.aclose()
+        raise
+    on_started()  # no checkpoint since the start: a cancellation cannot fall in between
 
 
 async def receive_disconnected(
     targets: Sequence[Target], sessions: Mapping[str, Session], options: RunOptions, emit: Emit
 ) -> RunSummary:
-    """Connect to every host's pool, stream its records, end each host with one status."""
+    """Connect to every host's pool, stream its records, end each host with one status.
+
+    `options.host_timeout` (from when the host's turn comes) and `options.run_timeout` bound
+    each host: one cut off ends `timeout`, and its pool is disconnected again with its
+    command still running, for a later receive to collect the rest.
+    """
     limiter = anyio.CapacityLimiter(options.throttle)
     counts = {status: 0 for status in HostStatus}
     durations: dict[str, float] = {}
     begun = time.monotonic()
+    run_deadline = _deadline(options.run_timeout)
 
     async def one(target: Target) -> None:
         async with limiter:
             started = time.monotonic()
-            verdict = await _receive(target, sessions[target.name], options, emit)
-            durations[target.name] = time.monotonic() - started
-            counts[verdict.status] += 1
-            await emit(_done(target.name, verdict, durations[target.name]))
+            host_deadline = _deadline(options.host_timeout)
+            if run_deadline <= host_deadline:
+                cut_off = _cut_off(target.name, Stop.RUN_DEADLINE, options.run_timeout)
+            else:
+                cut_off = _cut_off(target.name, Stop.HOST_DEADLINE, options.host_timeout)
+
+            async def finish(verdict: Verdict) -> None:
+                durations[target.name] = time.monotonic() - started
+                counts[verdict.status] += 1
+                await emit(_done(target.name, verdict, durations[target.name]))
+
+            deadline = min(run_deadline, host_deadline)
+            await _receive(target, sessions[target.name], options, emit, deadline, cut_off, finish)
 
     async with anyio.create_task_group() as group:
         for target in targets:
@@ -121,12 +191,52 @@ async def receive_disconnected(
     return summary
 
 
-async def _receive(target: Target, session: Session, options: RunOptions, emit: Emit) -> Verdict:
+def _deadline(seconds: float | None) -> float:
+    return math.inf if seconds is None else anyio.current_time() + seconds
+
+
+def _cut_off(host: str, stop: Stop, limit_s: float | None) -> Verdict:
+    verdict = final_status(Happened(host, stop=stop, limit_s=limit_s))
+    return dataclasses.replace(verdict, remedy=_LEFT_RUNNING)
+
+
+async def _receive(
+    target: Target,
+    session: Session,
+    options: RunOptions,
+    emit: Emit,
+    deadline: float,
+    cut_off: Verdict,
+    finish: Callable[[Verdict], Awaitable[None]],
+) -> None:
+    """Collect one host; at `deadline`, end it with `cut_off` and leave its pool disconnected."""
     client = client_options_for(target, options.client)
+    pool: RunspacePool | None = None
+    verdict = cut_off
     try:
-        pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
-    except errors.PsfleetError as exc:
-        return final_status(Happened(target.name, error=exc, reattaching=True))
+        with anyio.CancelScope(deadline=deadline) as scope:
+            try:
+                pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
+            except errors.PsfleetError as exc:
+                verdict = final_status(Happened(target.name, error=exc, reattaching=True))
+            else:
+                verdict = await _collect(target, pool, session, emit)
+    except BaseException:  # the receive itself stopped (Ctrl-C): the output is still owed
+        if pool is not None:
+            await _leave(pool)
+        raise
+    if scope.cancelled_caught:
+        verdict = cut_off
+        await finish(verdict)  # on time: the disconnect below is cleanup, not the host's work
+        if pool is not None:
+            await _leave(pool)
+        return
+    if pool is not None:
+        await pool.aclose()
+    await finish(verdict)
+
+
+async def _collect(target: Target, pool: RunspacePool, session: Session, emit: Emit) -> Verdict:
     outcome = ScriptOutcome()
     try:
         pipeline = pool.attach(session.pipeline_id)
@@ -140,17 +250,25 @@ async def _receive(target: Target, session: Session, options: RunOptions, emit: 
                 await emit(RecordEvent(target.name, Stream.ERROR, pipeline.reason))
     except errors.PsfleetError as exc:
         return final_status(Happened(target.name, error=exc, started=True, reattaching=True))
-    finally:
-        await pool.aclose()
     return final_status(Happened(target.name, script=outcome))
 
 
-def _done(host: str, verdict: Verdict, duration_s: float) -> HostDone:
+async def _leave(pool: RunspacePool) -> None:
+    """Disconnect the pool again, its command running; never Delete it (its output is owed)."""
+    try:
+        await pool.disconnect()
+    except errors.PsfleetError as exc:
+        log.warning("disconnect after the deadline failed", host=pool.host, error=repr(exc))
+        with anyio.CancelScope(shield=True):
+            await pool.transport.aclose()
+
+
+def _done(host: str, verdict: Verdict, duration_s: float, attempts: int = 1) -> HostDone:
     return HostDone(
         host,
         verdict.status,
         round(duration_s, 6),
-        1,
+        attempts,
         verdict.error_type,
         verdict.message,
         verdict.remedy,

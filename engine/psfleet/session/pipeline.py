@@ -90,7 +90,8 @@ class Pipeline:
     @classmethod
     def attached(cls, link: PoolLink, pipeline_id: uuid.UUID) -> Pipeline:
         """A pipeline already running on the host (started by an earlier client): `start`
-        Connects to its command instead of creating it."""
+        Connects to its command instead of creating it. Cancelled while iterated, it is
+        left running: its caller disconnects the pool again (or deletes it)."""
         pipeline = cls(link, "", (), input=None, parameters=None)
         pipeline.id = pipeline_id
         pipeline._attach = True
@@ -208,6 +209,10 @@ class Pipeline:
                     raise ProtocolError(
                         "the command ended without a final pipeline state", host=self.host
                     )
+            except anyio.get_cancelled_exc_class():
+                if not self._attach:
+                    await self.aclose()
+                raise
             except BaseException:
                 await self.aclose()
                 raise

@@ -164,6 +164,7 @@ class PsrpShell:
         if not self.disconnected:
             self.pool.disconnect()
             self.disconnected = True
+            self.outbox.wake()  # a poll of the client that left ends
 
     def reconnect(self) -> None:
         """Reconnect: the client that disconnected comes back, state and ids unchanged."""

@@ -177,6 +177,7 @@ class WSManService:
         def ready() -> bool:
             return (
                 target.closed
+                or target.disconnected
                 or target.outbox.pending(pipeline_id) > 0
                 or (command is not None and command.done)
             )
@@ -186,6 +187,11 @@ class WSManService:
                 raise _timed_out()
         if target.closed:
             raise _shell_not_found(target.shell_id)
+        if target.disconnected:
+            # Assumed, not checked against a capture: a Disconnect ends the polls of the
+            # client that left, so later output waits for the next client rather than go
+            # to a dead connection (else a receive cut off by its deadline loses it).
+            raise _disconnected(target.shell_id)
         fragments = target.outbox.take(pipeline_id, room, _STREAM_OVERHEAD)
         if fragments and command is not None and host.fault.kind is FaultKind.DROP:
             raise DropConnection()

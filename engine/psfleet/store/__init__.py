@@ -7,6 +7,7 @@
 See docs/runs.md.
 """
 
+from psfleet.store.liveness import Claim, Claimed, receive_claim_path
 from psfleet.store.location import ENV_STATE_DIR, db_path, state_dir
 from psfleet.store.queries import (
     DISCONNECTED,
@@ -32,6 +33,8 @@ __all__ = [
     "LATEST",
     "SCHEMA_VERSION",
     "SELECTIONS",
+    "Claim",
+    "Claimed",
     "PlannedHost",
     "RunPlan",
     "RunRecorder",
@@ -44,6 +47,7 @@ __all__ = [
     "list_runs",
     "open_store",
     "prune",
+    "receive_claim_path",
     "run_hosts",
     "run_records",
     "select",

@@ -55,3 +55,32 @@ def is_held(path: Path) -> bool:
         return False
     finally:
         os.close(fd)  # closing releases the shared lock, if taken
+
+
+class Claimed(Exception):
+    """Another live process holds the claim."""
+
+
+class Claim:
+    """One process's exclusive claim on a run (a `psfleet receive` collecting it), held
+    until `release` or the process's end, however it ends (flock, as RunLock)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is None:
+            return  # Windows: no claim, as no liveness
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise Claimed(str(path)) from None
+
+    def release(self) -> None:
+        # The file stays: unlinking it would let a third process lock a new file of that
+        # name while a second still waits on (or holds) the old one.
+        os.close(self._fd)
+
+
+def receive_claim_path(state_dir: Path, run_id: str) -> Path:
+    return state_dir / LOCK_DIR / f"{run_id}.receive"

@@ -80,6 +80,10 @@ class StoredHost:
     output_dropped: int  # records not kept: past --keep-output
     pool_id: str | None = None  # a disconnected run's: where its command runs
     pipeline_id: str | None = None
+    # copy and fetch: what the host moved (None for a command run)
+    bytes: int | None = None
+    sha256: str | None = None
+    changed: bool | None = None
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -96,6 +100,9 @@ class StoredHost:
             "output_dropped": self.output_dropped,
             "pool_id": self.pool_id,
             "pipeline_id": self.pipeline_id,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "changed": self.changed,
         }
 
 
@@ -147,7 +154,8 @@ def run_hosts(
     """The run's hosts in their target order (or the one named `host`)."""
     query = (
         "SELECT host, address, port, status, attempts, duration_s, error_type, error_message, "
-        "remedy, output_bytes, output_dropped, pool_id, pipeline_id FROM hosts WHERE run_key = ?"
+        "remedy, output_bytes, output_dropped, pool_id, pipeline_id, bytes, sha256, changed "
+        "FROM hosts WHERE run_key = ?"
     )
     params: tuple[Any, ...] = (run.key,)
     if host is not None:
@@ -155,7 +163,17 @@ def run_hosts(
         params += (host,)
     rows = conn.execute(query + " ORDER BY position", params).fetchall()
     unfinished = _unfinished(run.kind, run.state)
-    return [StoredHost(row[0], row[1], row[2], row[3] or unfinished, *row[4:]) for row in rows]
+    return [_host(row, unfinished) for row in rows]
+
+
+def _host(row: tuple[Any, ...], unfinished: str) -> StoredHost:
+    (host, address, port, status, attempts, duration_s, error_type, error_message, remedy,
+     output_bytes, output_dropped, pool_id, pipeline_id, moved, sha256, changed) = row  # fmt: skip
+    return StoredHost(
+        host, address, port, status or unfinished, attempts, duration_s, error_type,
+        error_message, remedy, output_bytes, output_dropped, pool_id, pipeline_id, moved, sha256,
+        None if changed is None else bool(changed),  # SQLite keeps 0 and 1
+    )  # fmt: skip
 
 
 def run_records(

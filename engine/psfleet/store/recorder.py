@@ -265,8 +265,8 @@ class _Writer:
             )
             self._conn.executemany(
                 "UPDATE hosts SET status = ?, attempts = ?, duration_s = ?, error_type = ?, "
-                "error_message = ?, remedy = ?, output_bytes = ?, output_dropped = ? "
-                "WHERE run_key = ? AND host = ?",
+                "error_message = ?, remedy = ?, output_bytes = ?, output_dropped = ?, "
+                "bytes = ?, sha256 = ?, changed = ? WHERE run_key = ? AND host = ?",
                 done,
             )
             if summary is not None and not self._resumed:
@@ -303,6 +303,9 @@ class _Writer:
             event.remedy,
             self._bytes.get(event.host, 0),
             self._dropped.get(event.host, 0),
+            event.bytes,
+            event.sha256,
+            event.changed,
             self._key,
             event.host,
         )

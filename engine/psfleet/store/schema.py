@@ -17,7 +17,7 @@ from pathlib import Path
 
 import tenacity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -52,6 +52,9 @@ CREATE TABLE hosts (
     output_dropped INTEGER NOT NULL DEFAULT 0,
     pool_id TEXT,
     pipeline_id TEXT,
+    bytes INTEGER,
+    sha256 TEXT,
+    changed INTEGER,
     PRIMARY KEY (run_key, host)
 ) WITHOUT ROWID;
 CREATE TABLE records (
@@ -65,6 +68,15 @@ CREATE TABLE records (
 );
 CREATE INDEX records_host ON records (run_key, host, seq);
 """
+# From each version to the next: what a store an older psfleet wrote needs.
+_MIGRATIONS = {
+    # 2: copy and fetch are recorded, with what each host moved.
+    1: (
+        "ALTER TABLE hosts ADD COLUMN bytes INTEGER",
+        "ALTER TABLE hosts ADD COLUMN sha256 TEXT",
+        "ALTER TABLE hosts ADD COLUMN changed INTEGER",
+    ),
+}
 
 Warn = Callable[[str], None]
 
@@ -115,13 +127,18 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
             f"{SCHEMA_VERSION}: upgrade psfleet, or use another --state-dir"
         )
     with transaction(conn):  # two first runs at once: one creates, the other sees it made
-        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise sqlite3.DatabaseError("not a psfleet run store (unknown tables)")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        else:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 @contextmanager

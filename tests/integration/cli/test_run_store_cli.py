@@ -124,8 +124,9 @@ def test_runs_and_show_json_schemas(lab: StoreLab) -> None:
     assert set(host) == {
         "host", "address", "port", "status", "attempts", "duration_s", "error_type",
         "error_message", "remedy", "output_bytes", "output_dropped", "pool_id", "pipeline_id",
-        "records",
+        "bytes", "sha256", "changed", "records",
     }  # fmt: skip
+    assert (host["bytes"], host["sha256"], host["changed"]) == (None, None, None)  # copy/fetch
     assert host["address"] == "127.27.1.2" and host["status"] == "ok"
     assert host["pool_id"] is None  # only a disconnected run's hosts have one
     assert host["records"] == [

@@ -1,0 +1,85 @@
+"""`psfleet run --disconnected` while it starts: pools retried as a run retries them,
+several commands, and Ctrl-C (started commands stay disconnected and are received later,
+the other pools are closed, exit 130). Against `psfleet sim` subprocesses on 127.30.4.x
+and 127.30.5.x."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.cli.test_disconnected_cli import cli, env, start_fleet
+
+AUTH = ["-u", "LAB\\admin", "--auth", "ntlm"]
+
+
+def test_a_pool_refused_at_first_is_retried_and_several_commands_run_in_order(
+    tmp_path: Path,
+) -> None:
+    process, lab = start_fleet(tmp_path, "127.30.4.1", 3, "--faults", "http503:node02@2")
+    with process:
+        started = cli(tmp_path, "run", "all", "--inventory", str(lab.inventory), *AUTH,
+                      "--retries", "3", "--disconnected", "--arg", "7",
+                      "-c", "$v = 'x' + $args[0]", "-c", "\"$v $env:COMPUTERNAME\"")  # fmt: skip
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "Started on 3 of 3 hosts" in started.stdout
+        shown = json.loads(cli(tmp_path, "show", "last", "--json").stdout)
+        assert {h["host"]: h["attempts"] for h in shown["hosts"]} == {
+            "node01": 0,
+            "node02": 0,
+            "node03": 0,
+        }  # fmt: skip  (a disconnected host's result comes with its receive)
+        assert shown["run"]["commands"] == ["$v = 'x' + $args[0]", '"$v $env:COMPUTERNAME"']
+
+        done = cli(tmp_path, "receive", "last", *AUTH, "--json")
+        assert done.returncode == 0, done.stderr
+        records = [json.loads(line) for line in done.stdout.splitlines()]
+        outputs = {e["host"]: e["data"] for e in records if e["event"] == "record"}
+        assert outputs == {f"node0{n}": f"x7 NODE0{n}" for n in (1, 2, 3)}
+        lab.wait_for("shells_open", lambda n: n == 0)
+
+
+def test_without_retries_a_refused_pool_fails_its_host(tmp_path: Path) -> None:
+    process, lab = start_fleet(tmp_path, "127.30.4.11", 2, "--faults", "http503:node02@2")
+    with process:
+        started = cli(tmp_path, "run", "all", "--inventory", str(lab.inventory), *AUTH,
+                      "--retries", "0", "--disconnected", "-c", "hostname")  # fmt: skip
+        assert started.returncode == 1
+        assert "Started on 1 of 2 hosts" in started.stdout
+        assert "[node02] unreachable" in started.stdout
+        assert cli(tmp_path, "receive", "last", *AUTH).returncode == 0
+        lab.wait_for("shells_open", lambda n: n == 0)
+
+
+def test_ctrl_c_leaves_started_commands_disconnected_and_closes_the_rest(
+    tmp_path: Path,
+) -> None:
+    process, lab = start_fleet(tmp_path, "127.30.5.1", 40, "--faults", "delay:100%@150ms")
+    with process:
+        client = subprocess.Popen(
+            [sys.executable, "-m", "psfleet", "run", "all", "--inventory", str(lab.inventory),
+             *AUTH, "--retries", "0", "--throttle", "2", "--disconnected", "-c", "'done'"],
+            env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lab.wait_for("shells_opened", lambda n: n >= 4)
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=120)
+        assert client.returncode == 130, out + err
+        assert "Interrupted: started on" in out
+
+        [run] = json.loads(cli(tmp_path, "runs", "--json").stdout)
+        left = run["counts"]["disconnected"]
+        assert run["state"] == "disconnected"
+        assert run["counts"] == {"disconnected": left, "cancelled": 40 - left}
+        assert 2 <= left < 40
+        assert lab.stats()["shells_open"] == left  # the others were closed, not left behind
+
+        done = cli(tmp_path, "receive", "last", *AUTH, "--json")
+        assert done.returncode == 0, done.stderr
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        statuses = [e["status"] for e in events if e["event"] == "host_done"]
+        assert statuses == ["ok"] * left
+        lab.wait_for("shells_open", lambda n: n == 0)
