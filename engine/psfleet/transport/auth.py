@@ -12,14 +12,13 @@ import base64
 import functools
 from typing import Any
 
-import anyio
 import spnego
 import spnego.exceptions
 from spnego.channel_bindings import GssChannelBindings
 
 from psfleet.errors import AuthError, DelegationRefused, UsageError
 from psfleet.transport import framing
-from psfleet.transport.blocking import off_loop
+from psfleet.transport.blocking import WorkerPool, off_loop
 from psfleet.transport.credentials import AuthPlan
 from psfleet.transport.kerberos import INSTALL_HINT
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint
@@ -50,7 +49,8 @@ class SecurityContext:
     """One client handshake (and afterwards the message cipher) of one TCP connection.
 
     A plan whose steps may wait on a KDC (Kerberos: a service ticket per host) runs them
-    in a worker thread behind the run's limiter; a cancelled step abandons its thread.
+    in a worker thread of the run's pool (at most 4 at once); a cancelled step abandons
+    its thread.
     Build it with `await SecurityContext.start(...)`.
     """
 
@@ -62,7 +62,7 @@ class SecurityContext:
         *,
         encrypt: bool,
         channel_bindings: GssChannelBindings | None = None,
-        threads: anyio.CapacityLimiter | None = None,
+        threads: WorkerPool | None = None,
     ) -> None:
         if auth.method is AuthMethod.CREDSSP:
             check_credssp_allowed(endpoint, auth)
@@ -85,7 +85,7 @@ class SecurityContext:
         *,
         encrypt: bool,
         channel_bindings: GssChannelBindings | None = None,
-        threads: anyio.CapacityLimiter | None = None,
+        threads: WorkerPool | None = None,
     ) -> SecurityContext:
         build = functools.partial(
             cls,
@@ -98,7 +98,7 @@ class SecurityContext:
         )
         if not plan.blocking:
             return build()
-        return await off_loop(build, name="psfleet-gssapi", limiter=threads)
+        return await off_loop(build, name="psfleet-gssapi", pool=threads)
 
     @property
     def complete(self) -> bool:
@@ -114,7 +114,7 @@ class SecurityContext:
         if not self.plan.blocking:
             return self._step_now(token)
         step = functools.partial(self._step_now, token)
-        return await off_loop(step, name="psfleet-gssapi", limiter=self._threads)
+        return await off_loop(step, name="psfleet-gssapi", pool=self._threads)
 
     def _step_now(self, token: bytes | None) -> bytes | None:
         try:

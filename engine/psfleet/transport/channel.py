@@ -25,7 +25,7 @@ from psfleet.transport import framing
 from psfleet.transport.auth import SecurityContext, binds_to_tls, static_authorization
 from psfleet.transport.bindings import tls_server_end_point
 from psfleet.transport.connection import HTTPAnswer, HTTPConnection
-from psfleet.transport.credentials import Presentation
+from psfleet.transport.credentials import AuthPlan, Presentation
 from psfleet.transport.failures import status_error
 from psfleet.transport.handshake import Action, Fail, Handshake, Send, StartOver, Step
 from psfleet.transport.options import AuthMethod, AuthOptions, Endpoint, Timeouts, TLSOptions, Wait
@@ -62,6 +62,7 @@ class Channel:
         )
         self._timeout = timeouts.request
         self._context: SecurityContext | None = None
+        self._plan: AuthPlan | None = None  # the plan of the last handshake, until released
         self._eager = True  # send the message with the last handshake leg
         self._receipt: Receipt | None = None
 
@@ -91,7 +92,14 @@ class Channel:
 
     async def aclose(self) -> None:
         self._context = None
+        self._release_plan()
         await self._connection.aclose()
+
+    def _release_plan(self) -> None:
+        """Give back the last handshake's ticket cache (its context is no longer used)."""
+        if self._plan is not None:
+            self._broker.gate(self._auth).release(self._plan)
+            self._plan = None
 
     async def _exchange(self, message: bytes) -> HTTPAnswer:
         if self._static_authorization is not None:
@@ -145,7 +153,8 @@ class Channel:
         # Connect first: the first hosts of a run connect while the run's one AS exchange
         # (gate.plan) is still in flight, instead of after it.
         await self._connection.open()
-        plan = await gate.plan(self._auth, host)
+        self._release_plan()
+        plan = self._plan = await gate.plan(self._auth, host)
         context = await SecurityContext.start(
             self._endpoint,
             self._auth,

@@ -2,7 +2,9 @@
 
 One `CredentialBroker` serves a whole run (every host, every channel):
 - Kerberos with a password: one AS exchange per credential per run, in a worker thread,
-  into a private MEMORY ccache that every host's context reads and `close()` destroys.
+  into a private MEMORY ccache that `close()` destroys. Each host's contexts read a copy
+  of it (`AuthPlan.ccache`, released with the host's channel), which holds that host's
+  service ticket: MIT searches a ccache linearly, so one shared by 1000 hosts is slow.
   A realm whose KDC cannot be found or does not answer is found out once: Negotiate
   then uses NTLM for the rest of the run, and the log says so once, with the reason.
 - The lockout guard: until a credential has been accepted once, at most one handshake
@@ -26,7 +28,7 @@ import spnego
 from psfleet.errors import AuthError
 from psfleet.logs import get_logger
 from psfleet.transport import kerberos
-from psfleet.transport.blocking import DaemonCall
+from psfleet.transport.blocking import DaemonCall, WorkerPool
 from psfleet.transport.kerberos import KdcFailure, KdcVerdict, TicketCache
 from psfleet.transport.nt_hash import nt_hash
 from psfleet.transport.options import AuthMethod, AuthOptions, Timeouts
@@ -59,6 +61,8 @@ class AuthPlan:
     # The pyspnego protocol when it is not the method's own: Negotiate without a KDC sends
     # NTLM tokens directly (Windows' Negotiate accepts them), saving SPNEGO's wrapping.
     protocol: str | None = None
+    # This handshake's copy of the TGT, which its owner gives back (CredentialGate.release).
+    ccache: TicketCache | None = None
 
 
 def _ticket_or_failure(principal: str, password: str, forwardable: bool) -> TicketCache:
@@ -83,6 +87,7 @@ class CredentialGate:
         # One AS exchange per forwardable flag, and when it started (its KDC deadline).
         self._tickets: dict[bool, tuple[DaemonCall[TicketCache], float]] = {}
         self._kerberos_unusable: str | None = None
+        self._host_caches: dict[int, TicketCache] = {}  # copies not released yet, by id
         self._ntlm_credential: spnego.NTLMHash | None = None
 
     # -- the plan of a handshake -------------------------------------------------------
@@ -101,9 +106,11 @@ class CredentialGate:
             return AuthPlan(None, blocking=False, guarded=True)
         ticket = await self._ticket(auth, host)
         if ticket is not None:
-            cache = spnego.KerberosCCache(ccache=ticket.name, principal=ticket.principal)
+            copy = ticket.copy()
+            self._host_caches[id(copy)] = copy
+            cache = spnego.KerberosCCache(ccache=copy.name, principal=copy.principal)
             credentials = [cache] if method is AuthMethod.KERBEROS else [cache, ntlm]
-            return AuthPlan(credentials, blocking=True, guarded=False)
+            return AuthPlan(credentials, blocking=True, guarded=False, ccache=copy)
         # Negotiate and CredSSP's inner Negotiate without a KDC: NTLM, all on this thread.
         return AuthPlan([ntlm], blocking=False, guarded=True, protocol="ntlm")
 
@@ -219,7 +226,15 @@ class CredentialGate:
             self._withheld = why
             log.warning("credential withheld (lockout guard)", user=self.username, reason=why)
 
+    def release(self, plan: AuthPlan) -> None:
+        """Destroy the plan's copy of the TGT (and the service ticket in it), if it has one."""
+        if plan.ccache is not None and self._host_caches.pop(id(plan.ccache), None) is not None:
+            plan.ccache.destroy()
+
     def destroy(self) -> None:
+        for copy in self._host_caches.values():
+            copy.destroy()
+        self._host_caches.clear()
         for call, _ in self._tickets.values():
             ticket = call.result_if_ready()
             if ticket is not None:
@@ -254,7 +269,7 @@ class CredentialBroker:
             raise ValueError("max_auth_failures must be at least 1")
         self.max_auth_failures = max_auth_failures
         self.kdc_timeout = kdc_timeout
-        self.threads = anyio.CapacityLimiter(kerberos_threads)
+        self.threads = WorkerPool(kerberos_threads)
         self._gates: dict[tuple[str, str | None], CredentialGate] = {}
 
     def __repr__(self) -> str:
@@ -282,7 +297,8 @@ class CredentialBroker:
         return dataclasses.replace(auth, broker=broker), broker
 
     def close(self) -> None:
-        """Destroy every ticket this run got (the MEMORY ccaches)."""
+        """Destroy every ticket this run got (the MEMORY ccaches); end the idle threads."""
         for gate in self._gates.values():
             gate.destroy()
         self._gates.clear()
+        self.threads.close()

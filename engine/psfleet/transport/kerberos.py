@@ -91,7 +91,30 @@ class TicketCache:
     principal: str
     _context: Any = field(repr=False)
     _ccache: Any = field(repr=False)
+    _client: Any = field(repr=False)
+    _credentials: Any = field(repr=False)  # the TGT, as the AS exchange returned it
+    # krb5 contexts are not thread-safe: copies share their original's context and lock.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def copy(self) -> TicketCache:
+        """A new MEMORY ccache holding only the TGT, for one host's contexts.
+
+        MIT searches a ccache linearly and stores each service ticket in the ccache the
+        context was given: with one ccache for the run, each new context scanned every
+        host's ticket (0.7 ms of CPU per host at 1000 hosts, measured). A copy costs a few
+        microseconds and touches neither disk nor network: it may run on the event loop.
+        """
+        with self._lock:
+            ccache = _new_cache(self._context, self._client, self._credentials)
+        return TicketCache(
+            _cache_name(ccache),
+            self.principal,
+            self._context,
+            ccache,
+            self._client,
+            self._credentials,
+            self._lock,
+        )
 
     def destroy(self) -> None:
         with self._lock:
@@ -117,13 +140,21 @@ def get_ticket(principal: str, password: str, *, forwardable: bool) -> TicketCac
         credentials = krb5.get_init_creds_password(
             context, client, options, password=password.encode()
         )
-        ccache = krb5.cc_new_unique(context, b"MEMORY")
-        krb5.cc_initialize(context, ccache, client)
-        krb5.cc_store_cred(context, ccache, credentials)
+        ccache = _new_cache(context, client, credentials)
     except krb5.Krb5Error as exc:
         raise _failure(exc) from None
-    residual = (ccache.name or b"").decode()
-    return TicketCache(f"MEMORY:{residual}", principal, context, ccache)
+    return TicketCache(_cache_name(ccache), principal, context, ccache, client, credentials)
+
+
+def _new_cache(context: Any, client: Any, credentials: Any) -> Any:
+    ccache = krb5.cc_new_unique(context, b"MEMORY")
+    krb5.cc_initialize(context, ccache, client)
+    krb5.cc_store_cred(context, ccache, credentials)
+    return ccache
+
+
+def _cache_name(ccache: Any) -> str:
+    return "MEMORY:" + (ccache.name or b"").decode()
 
 
 def _failure(exc: Any) -> KdcFailure:
