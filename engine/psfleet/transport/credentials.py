@@ -3,8 +3,9 @@
 One `CredentialBroker` serves a whole run (every host, every channel):
 - Kerberos with a password: one AS exchange per credential per run, in a worker thread,
   into a private MEMORY ccache that `close()` destroys. Each host's contexts read a copy
-  of it (`AuthPlan.ccache`, released with the host's channel), which holds that host's
-  service ticket: MIT searches a ccache linearly, so one shared by 1000 hosts is slow.
+  of it (`HostCache`, shared by the host's channels and destroyed with the last of them),
+  which holds that host's service ticket: MIT searches a ccache linearly, so one ccache
+  holding 1000 hosts' tickets made every new context slow.
   A realm whose KDC cannot be found or does not answer is found out once: Negotiate
   then uses NTLM for the rest of the run, and the log says so once, with the reason.
 - The lockout guard: until a credential has been accepted once, at most one handshake
@@ -61,8 +62,17 @@ class AuthPlan:
     # The pyspnego protocol when it is not the method's own: Negotiate without a KDC sends
     # NTLM tokens directly (Windows' Negotiate accepts them), saving SPNEGO's wrapping.
     protocol: str | None = None
-    # This handshake's copy of the TGT, which its owner gives back (CredentialGate.release).
-    ccache: TicketCache | None = None
+    # The host's copy of the TGT, which the plan's owner gives back (CredentialGate.release).
+    ccache: HostCache | None = None
+
+
+@dataclass(slots=True)
+class HostCache:
+    """One host's copy of the run's TGT, where its service ticket is kept, and its users."""
+
+    key: tuple[bool, str]  # (forwardable, host)
+    ticket: TicketCache
+    users: int = 0
 
 
 def _ticket_or_failure(principal: str, password: str, forwardable: bool) -> TicketCache:
@@ -87,7 +97,7 @@ class CredentialGate:
         # One AS exchange per forwardable flag, and when it started (its KDC deadline).
         self._tickets: dict[bool, tuple[DaemonCall[TicketCache], float]] = {}
         self._kerberos_unusable: str | None = None
-        self._host_caches: dict[int, TicketCache] = {}  # copies not released yet, by id
+        self._host_caches: dict[tuple[bool, str], HostCache] = {}
         self._ntlm_credential: spnego.NTLMHash | None = None
 
     # -- the plan of a handshake -------------------------------------------------------
@@ -106,9 +116,8 @@ class CredentialGate:
             return AuthPlan(None, blocking=False, guarded=True)
         ticket = await self._ticket(auth, host)
         if ticket is not None:
-            copy = ticket.copy()
-            self._host_caches[id(copy)] = copy
-            cache = spnego.KerberosCCache(ccache=copy.name, principal=copy.principal)
+            copy = self._host_cache(ticket, auth.delegate, host)
+            cache = spnego.KerberosCCache(ccache=copy.ticket.name, principal=ticket.principal)
             credentials = [cache] if method is AuthMethod.KERBEROS else [cache, ntlm]
             return AuthPlan(credentials, blocking=True, guarded=False, ccache=copy)
         # Negotiate and CredSSP's inner Negotiate without a KDC: NTLM, all on this thread.
@@ -226,14 +235,28 @@ class CredentialGate:
             self._withheld = why
             log.warning("credential withheld (lockout guard)", user=self.username, reason=why)
 
+    def _host_cache(self, ticket: TicketCache, forwardable: bool, host: str) -> HostCache:
+        """The host's copy of the TGT: its channels (and a new connection) share its ticket."""
+        key = (forwardable, host)
+        copy = self._host_caches.get(key)
+        if copy is None:
+            copy = self._host_caches[key] = HostCache(key, ticket.copy())
+        copy.users += 1
+        return copy
+
     def release(self, plan: AuthPlan) -> None:
-        """Destroy the plan's copy of the TGT (and the service ticket in it), if it has one."""
-        if plan.ccache is not None and self._host_caches.pop(id(plan.ccache), None) is not None:
-            plan.ccache.destroy()
+        """A channel is done with the plan: the host's last one destroys the host's copy."""
+        copy = plan.ccache
+        if copy is None or self._host_caches.get(copy.key) is not copy:
+            return  # none, or already destroyed by close()
+        copy.users -= 1
+        if copy.users == 0:
+            del self._host_caches[copy.key]
+            copy.ticket.destroy()
 
     def destroy(self) -> None:
         for copy in self._host_caches.values():
-            copy.destroy()
+            copy.ticket.destroy()
         self._host_caches.clear()
         for call, _ in self._tickets.values():
             ticket = call.result_if_ready()
