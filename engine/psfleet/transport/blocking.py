@@ -22,6 +22,9 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
+from psfleet.logs import get_logger
+
+log = get_logger("psfleet.transport")
 T = TypeVar("T")
 
 _Job = tuple[Callable[[], None], Callable[[], None], str]
@@ -80,7 +83,10 @@ class WorkerPool:
                 keep = not self._closed and self._idle < self._max_idle
                 if keep:
                     self._idle += 1  # before `then` gives the limiter's slot back
-            then()
+            try:
+                then()
+            except Exception:  # a job may be queued for this thread already: keep serving
+                log.exception("a worker thread's report failed", thread=name)
             job = self._next() if keep else None
 
     def _next(self) -> _Job | None:
