@@ -153,8 +153,10 @@ class Channel:
         # Connect first: the first hosts of a run connect while the run's one AS exchange
         # (gate.plan) is still in flight, instead of after it.
         await self._connection.open()
+        plan = await gate.plan(self._auth, host)
+        # After the new plan: a host's copy of the TGT (its service ticket) outlives a reconnect.
         self._release_plan()
-        plan = self._plan = await gate.plan(self._auth, host)
+        self._plan = plan
         context = await SecurityContext.start(
             self._endpoint,
             self._auth,

@@ -116,3 +116,22 @@ async def test_a_hosts_second_connection_reuses_its_service_ticket(
         await again.aclose()
         broker.close()
     assert await tgs_for(kdc, start, host.name, 2) == 2
+
+
+async def test_a_channel_that_reconnects_keeps_its_hosts_service_ticket(
+    kdc: MitKdc, fleet: SimFleet
+) -> None:
+    broker = CredentialBroker()
+    host = fleet.hosts[1]
+    endpoint = Endpoint(host.name, address=host.address, port=host.port)
+    start = kdc.log_size()
+    # A connection idle longer than `idle` is not reused: the channel authenticates a new one.
+    channel = Channel(endpoint, kerberos_auth(kdc, broker), TLSOptions(), Timeouts(idle=0.1))
+    try:
+        for _ in range(2):
+            assert b"IdentifyResponse" in await channel.request(IDENTIFY_REQUEST)
+            await anyio.sleep(0.2)  # outlive the idle timeout
+        assert await tgs_for(kdc, start, host.name, 1) == 1
+    finally:
+        await channel.aclose()
+        broker.close()
