@@ -23,13 +23,17 @@ from rich.table import Table
 
 from psfleet import eventloop
 from psfleet.bench import DEFAULT_SCRIPT, ProbePlan, bench_fleet, fleet_json
+from psfleet.bench.cluster import bench_on_cluster
 from psfleet.bench.fleet import OnProbe
 from psfleet.bench.usage import raise_open_file_limit
 from psfleet.cli.connection_options import ConnectionArgs
+from psfleet.cli.executor_options import ExecutorArgs, open_executor
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.session_setup import CREDSSP_WARNING, resolve_all_targets
 from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
+from psfleet.fanout.executor import Executor
+from psfleet.fanout.ondask import DaskExecutor
 from psfleet.fanout.options import DEFAULT_THROTTLE, RunOptions
 
 EXIT_USAGE = 2
@@ -43,7 +47,7 @@ _LATENCIES = (
 )
 
 
-@with_option_groups(connection=ConnectionArgs)
+@with_option_groups(connection=ConnectionArgs, cluster_run=ExecutorArgs)
 def bench(
     targets: Targets = None,
     *,
@@ -71,6 +75,8 @@ def bench(
     ] = None,
     inventory: Inventory = None,
     connection: ConnectionArgs,
+    cluster_run: ExecutorArgs,
+    # Per worker with Dask: --executor's help says so, as it does for run.
     throttle: Annotated[int, typer.Option(min=1, help="Hosts probed at once.")] = DEFAULT_THROTTLE,
     timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds per host for the whole probe.")
@@ -97,9 +103,11 @@ def bench(
         if connection.auth == "credssp":
             typer.echo(CREDSSP_WARNING, err=True)
         raise_open_file_limit()
-        figures = eventloop.run(
-            _measure, targets or [], cluster, inventory, options, plan, json_output
-        )
+        password_file = None if connection.password_file is None else str(connection.password_file)
+        with open_executor(cluster_run, options, password_file) as where:
+            figures = eventloop.run(
+                _measure, targets or [], cluster, inventory, options, plan, json_output, where
+            )
     except UsageError as exc:
         typer.echo(f"psfleet bench: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -117,9 +125,12 @@ async def _measure(
     options: RunOptions,
     plan: ProbePlan,
     quiet: bool,
+    executor: Executor,
 ) -> dict[str, Any]:
     hosts = await resolve_all_targets(expressions, cluster, inventory, options)
     with _progress(len(hosts), quiet) as advance:
+        if isinstance(executor, DaskExecutor):
+            return fleet_json(await bench_on_cluster(executor, hosts, options, plan, advance))
         return fleet_json(await bench_fleet(hosts, options, plan, advance))
 
 

@@ -129,3 +129,25 @@ def _wait_for_commands(lab: DaskLab, before: dict[str, Any], count: int) -> None
             return
         time.sleep(0.1)
     raise AssertionError("the hosts' commands never started")
+
+
+def test_bench_probes_on_the_cluster_s_workers(dask_lab: DaskLab) -> None:
+    args = [
+        "bench", "node[01-16]", "--inventory", str(dask_lab.inventory), "--auth", "ntlm",
+        "-u", "LAB\\admin", "--connect-timeout", "2", "--commands", "1", "--unloaded", "2",
+        "--executor", "local-cluster", "--workers", "2", "--chunk-size", "4", "--json",
+    ]  # fmt: skip
+    before = dask_lab.stats()["hosts"]
+    done = run_psfleet(*args, timeout=180)
+    assert done.returncode == 1, done.stderr  # node16 is unreachable
+    figures = json.loads(done.stdout)
+    assert (figures["hosts"], figures["ok"]) == (16, 15)
+    assert figures["failures"] == {"unreachable": 1}
+    assert sorted(h["host"] for h in figures["per_host"]) == [f"node{n:02d}" for n in range(1, 17)]
+    assert figures["client_cpu_ms_per_host"] > 0  # the workers' CPU, summed
+    after = dask_lab.stats()["hosts"]
+    # Each reachable host ran the probe's script twice (first run + one warm repeat).
+    assert all(
+        after[h]["commands_run"] - before[h]["commands_run"] == 2 for h in after if h != "node16"
+    )
+    assert DEFAULT_PASSWORD not in done.stdout + done.stderr

@@ -35,6 +35,8 @@ NEW: dict[str, set[str]] = {
         # the run store and disconnected sessions (issue 15)
         *("state_dir", "no_store", "keep_output", "rerun", "disconnected", "idle_timeout"),
     },
+    # where bench probes its hosts (issue 13)
+    "bench": {"executor", "scheduler", "workers", "chunk_size"},
 }
 
 

@@ -186,11 +186,18 @@ def _worker_options(spec: ChunkSpec, worker: str) -> RunOptions:
     if spec.deadline is not None:
         left = max(spec.deadline - time.time(), 0.001)
         options = dataclasses.replace(options, run_timeout=left)
-    if spec.password is None:
+    return with_worker_password(options, spec.password, worker)
+
+
+def with_worker_password(
+    options: RunOptions, source: PasswordSource | None, worker: str
+) -> RunOptions:
+    """The options with the password this worker reads from `source` (None: no password)."""
+    if source is None:
         return options
     given = options.client.auth.credential
     username = given.username if given is not None else None
-    credential = Credential(username, read_password(spec.password, worker))
+    credential = Credential(username, read_password(source, worker))
     auth = dataclasses.replace(options.client.auth, credential=credential)
     return dataclasses.replace(options, client=dataclasses.replace(options.client, auth=auth))
 

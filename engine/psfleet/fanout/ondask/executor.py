@@ -91,9 +91,7 @@ class DaskExecutor:
         return DaskRun(self, fanout, emit)
 
 
-def _without_secrets(
-    fanout: FanOut, password_file: str | None
-) -> tuple[Any, PasswordSource | None]:
+def without_secrets(fanout: FanOut, password_file: str | None) -> tuple[Any, PasswordSource | None]:
     """The options as they may travel: no password, no broker; and where workers find it."""
     if any(t.secrets for t in fanout.targets):
         raise UsageError(
@@ -118,7 +116,7 @@ class DaskRun:
         self._client = executor.client
         self._executor = executor
         self._fanout = fanout
-        self._options, self._password = _without_secrets(fanout, executor.password_file)
+        self._options, self._password = without_secrets(fanout, executor.password_file)
         self._run_id = uuid.uuid4().hex
         self._ledger = Ledger(fanout.targets, emit, collect=fanout.options.collect)
         self._emit = emit
