@@ -23,11 +23,13 @@ from psfleet import eventloop
 from psfleet.errors import UsageError
 from psfleet.events import Event, RunSummary
 from psfleet.fanout.executor import with_run_broker
+from psfleet.fanout.ondask.inbox import WINDOW
 from psfleet.fanout.ondask.wire import (
     METADATA_ROOT,
     ChunkReport,
     ChunkSpec,
     PasswordSource,
+    credit_key,
     encode_batch,
     stop_event,
     topic,
@@ -44,6 +46,8 @@ from psfleet.transport.options import Credential
 MAX_BATCH = 512
 # How long one wait for the client's stop lasts: a chunk sees Ctrl-C within about this.
 STOP_POLL_S = 0.5
+# How long a chunk waits for the client's merge to catch up before it sends anyway.
+CREDIT_WAIT_S = 30.0
 
 
 def run_chunk(spec: ChunkSpec) -> ChunkReport:
@@ -62,7 +66,10 @@ def run_chunk(spec: ChunkSpec) -> ChunkReport:
         return ChunkReport(spec.chunk_id, worker.address, 0)
     options = _worker_options(spec, worker.address)
     publish = Publisher(
-        lambda message: worker.log_event(topic(spec.run_id), message), spec, worker.address
+        lambda message: worker.log_event(topic(spec.run_id), message),
+        spec,
+        worker.address,
+        lambda: int(client.get_metadata(credit_key(spec.run_id, spec.chunk_id), 0)),
     )
     rounds = itertools.count()
 
@@ -78,23 +85,50 @@ def run_chunk(spec: ChunkSpec) -> ChunkReport:
 
 
 class Publisher:
-    """The chunk's Emit: events wait at most flush_s, then leave as one topic message."""
+    """The chunk's Emit: events wait at most flush_s, then leave as one topic message.
+
+    Flow control: a batch leaves only while fewer than WINDOW batches of the chunk are
+    unmerged on the client (`merged` asks the scheduler how many it merged; asked only when
+    the window looks full). Meanwhile `emit` waits once MAX_BATCH events are pending, so
+    the chunk's hosts wait too: at most MAX_BATCH + throttle events pend here.
+    """
 
     def __init__(
-        self, send: Callable[[dict[str, Any]], None], spec: ChunkSpec, worker: str
+        self,
+        send: Callable[[dict[str, Any]], None],
+        spec: ChunkSpec,
+        worker: str,
+        merged: Callable[[], int],
     ) -> None:
         self._send = send
+        self._merged = merged
         self._chunk_id = spec.chunk_id
         self.flush_s = spec.flush_s
         self.worker = worker
         self.sent = 0
+        self._merged_seen = 0
         self._pending: list[Event] = []
+        self._credit = anyio.Lock()
 
     async def emit(self, event: Event) -> None:
         if isinstance(event, RunSummary):
             return  # the client sums the chunks up into the run's one summary
         self._pending.append(event)
         if len(self._pending) >= MAX_BATCH:
+            await self.flush_within_window()
+
+    async def flush_within_window(self) -> None:
+        """Flush once the client's merge is within WINDOW batches of this chunk's sends.
+
+        A client silent for CREDIT_WAIT_S (gone, or stuck) no longer holds the chunk up:
+        its inbox's own bound applies then.
+        """
+        async with self._credit:
+            with anyio.move_on_after(CREDIT_WAIT_S):
+                while self.sent - self._merged_seen >= WINDOW:
+                    self._merged_seen = await anyio.to_thread.run_sync(self._merged)
+                    if self.sent - self._merged_seen >= WINDOW:
+                        await anyio.sleep(self.flush_s)
             self.flush()
 
     def flush(self) -> None:
@@ -108,7 +142,7 @@ class Publisher:
     async def flushing(self) -> None:
         while True:
             await anyio.sleep(self.flush_s)
-            self.flush()
+            await self.flush_within_window()
 
 
 class ClaimingPools(FreshPools):

@@ -26,13 +26,14 @@ from psfleet.events import HostDone, HostStatus
 from psfleet.fanout.attempt import Emit
 from psfleet.fanout.executor import FanOut, Runner
 from psfleet.fanout.ondask.chunk import run_chunk
+from psfleet.fanout.ondask.inbox import ACK_EVERY, Inbox, inbox_limit
 from psfleet.fanout.ondask.merge import Ledger
 from psfleet.fanout.ondask.wire import (
     METADATA_ROOT,
     ChunkReport,
     ChunkSpec,
     PasswordSource,
-    decode_batch,
+    credit_key,
     stop_event,
     topic,
 )
@@ -126,6 +127,7 @@ class DaskRun:
         self._specs: dict[str, ChunkSpec] = {}
         self._rounds: dict[str, int] = {}
         self._finished: dict[str, tuple[ChunkReport, float]] = {}  # waiting for late batches
+        self._credited: dict[str, int] = {}  # the merged count last told to each chunk
         self._shells: list[str] = []
         self._chunks = 0
 
@@ -138,10 +140,11 @@ class DaskRun:
         timeout = self._fanout.options.run_timeout
         if timeout is not None:
             self._deadline = time.time() + timeout
-        send, receive = anyio.create_memory_object_stream[tuple[str, Any]](math.inf)
         try:
+            slots = await anyio.to_thread.run_sync(self._worker_threads)
+            inbox = Inbox(inbox_limit(slots))
             async with BlockingPortal() as portal, anyio.create_task_group() as group:
-                post = _poster(portal, send.send_nowait)
+                post = _poster(portal, inbox.put)
                 await anyio.to_thread.run_sync(
                     self._client.subscribe_topic,
                     topic(self._run_id),
@@ -149,8 +152,8 @@ class DaskRun:
                 )
                 try:
                     group.start_soon(self._stop_on_request)
-                    await self._submit_all(post)
-                    await self._merge(receive, post)
+                    await self._submit_all(slots, post)
+                    await self._merge(inbox, post)
                 finally:
                     group.cancel_scope.cancel()
                     with anyio.CancelScope(shield=True):
@@ -160,11 +163,10 @@ class DaskRun:
                 await self._conclude(started)
         return self._ledger.result
 
-    async def _submit_all(self, post: Callable[[tuple[str, Any]], None]) -> None:
+    async def _submit_all(self, slots: int, post: Callable[[tuple[str, Any]], None]) -> None:
         targets = list(self._fanout.targets)
         size = self._executor.chunk_size
         if size is None:
-            slots = await anyio.to_thread.run_sync(self._worker_threads)
             size = chunk_size_for(len(targets), self._options.throttle, slots)
         for start in range(0, len(targets), size):
             await self._submit(targets[start : start + size], 0, post)
@@ -201,19 +203,29 @@ class DaskRun:
 
         await anyio.to_thread.run_sync(submit)
 
-    async def _merge(self, receive: Any, post: Callable[[tuple[str, Any]], None]) -> None:
+    async def _merge(self, inbox: Inbox, post: Callable[[tuple[str, Any]], None]) -> None:
         while self._specs:
             message = None
             with anyio.move_on_after(1.0):  # only the wait: never cut a merge in half
-                message = await receive.receive()
+                message = await inbox.get()
             if message is not None:
                 kind, payload = message
-                if kind == "batch":
-                    await self._ledger.take(decode_batch(payload))
+                if kind in ("batch", "control"):
+                    await self._ledger.take(payload)
+                    await self._grant_credit(payload.chunk_id)
                 else:
                     chunk_id, future = payload
                     await self._chunk_ended(chunk_id, future, post)
             await self._settle_finished()
+
+    async def _grant_credit(self, chunk_id: str) -> None:
+        """Tell the chunk's worker how far the merge got: it sends WINDOW batches past it."""
+        merged = self._ledger.received(chunk_id)
+        if merged - self._credited.get(chunk_id, 0) < ACK_EVERY:
+            return
+        self._credited[chunk_id] = merged
+        key = credit_key(self._run_id, chunk_id)
+        await anyio.to_thread.run_sync(self._client.set_metadata, key, merged)
 
     async def _chunk_ended(
         self, chunk_id: str, future: Any, post: Callable[[tuple[str, Any]], None]
@@ -241,6 +253,7 @@ class DaskRun:
                 continue
             del self._finished[chunk_id]
             spec = self._specs.pop(chunk_id)
+            self._ledger.forget(chunk_id)
             self._shells.extend(report.shells_possibly_open)
             if self._stop.is_set():
                 continue  # a chunk that saw the stop before it began: its hosts are cancelled
@@ -326,13 +339,13 @@ def _lost(host: str, worker: str, why: str) -> HostDone:
 
 
 def _poster(
-    portal: BlockingPortal, send: Callable[[tuple[str, Any]], None]
+    portal: BlockingPortal, put: Callable[[str, Any], None]
 ) -> Callable[[tuple[str, Any]], None]:
-    """Hand a message from a Dask thread to the run's loop, in order."""
+    """Hand a message from a Dask thread to the run's loop, in order; `put` never blocks."""
 
     def post(message: tuple[str, Any]) -> None:
         # RuntimeError: the run has ended, a straggler from a cancelled or superseded chunk.
         with contextlib.suppress(RuntimeError):
-            portal.call(send, message)
+            portal.call(put, *message)
 
     return post

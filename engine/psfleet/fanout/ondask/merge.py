@@ -26,6 +26,7 @@ class Ledger:
         self._done: set[str] = set()
         self._next_seq: dict[str, int] = {}
         self._held: dict[str, dict[int, Batch]] = {}
+        self._settled: set[str] = set()
 
     def is_done(self, host: str) -> bool:
         return host in self._done
@@ -34,7 +35,18 @@ class Ledger:
         """How many of the chunk's batches were applied (they are applied in order)."""
         return self._next_seq.get(chunk_id, 0)
 
+    def forget(self, chunk_id: str) -> None:
+        """The chunk is settled: batches still held (their gap never came) go."""
+        self._held.pop(chunk_id, None)
+        self._settled.add(chunk_id)
+
+    def held(self, chunk_id: str) -> int:
+        """Batches of the chunk that wait for an earlier one (at most the flow-control window)."""
+        return len(self._held.get(chunk_id, {}))
+
     async def take(self, batch: Batch) -> None:
+        if batch.chunk_id in self._settled:
+            return  # too late: its hosts already have their final status
         held = self._held.setdefault(batch.chunk_id, {})
         held[batch.seq] = batch
         seq = self._next_seq.get(batch.chunk_id, 0)

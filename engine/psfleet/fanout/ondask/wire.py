@@ -30,6 +30,11 @@ def stop_event(run_id: str) -> str:
     return f"psfleet-stop-{run_id}"
 
 
+def credit_key(run_id: str, chunk_id: str) -> list[str]:
+    """Scheduler metadata: how many of the chunk's batches the client has merged."""
+    return [METADATA_ROOT, run_id, "merged", chunk_id]
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordSource:
     """Where a worker reads the password: its environment variable, or a file on the worker."""
