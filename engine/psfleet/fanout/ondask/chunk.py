@@ -1,7 +1,8 @@
 """The worker's side: one Dask task runs psfleet's own fan-out over a chunk of hosts.
 
-The task runs in a thread of the worker's executor, and the fan-out on an event loop of its
-own in that thread: the worker's loop (heartbeats, transfers) never waits on a host. Events
+The task runs in a thread of the worker's executor, and the fan-out on the worker process's
+own psfleet event loop (ondask.worker_loop, a thread of its own, with the process's
+credential broker): the worker's loop (heartbeats, transfers) never waits on a host. Events
 leave in batches on the run's Dask topic while the chunk runs. Before a host's first command
 the worker records the host at the scheduler (a claim), so that if this worker dies the
 client knows which hosts never started a command (run again elsewhere) and which may have.
@@ -19,10 +20,8 @@ from typing import Any
 
 import anyio
 
-from psfleet import eventloop
 from psfleet.errors import UsageError
 from psfleet.events import Event, RunSummary
-from psfleet.fanout.executor import with_run_broker
 from psfleet.fanout.ondask.inbox import WINDOW
 from psfleet.fanout.ondask.wire import (
     METADATA_ROOT,
@@ -34,6 +33,7 @@ from psfleet.fanout.ondask.wire import (
     stop_event,
     topic,
 )
+from psfleet.fanout.ondask.worker_loop import process_loop
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.pools import FreshPools
 from psfleet.fanout.result import FleetResult
@@ -78,7 +78,7 @@ def run_chunk(spec: ChunkSpec) -> ChunkReport:
             [METADATA_ROOT, spec.run_id, "claims", spec.chunk_id, str(next(rounds))], hosts
         )
 
-    result = eventloop.run(_fan_out, spec, options, publish, claim, stop.wait)
+    result = process_loop().call(_fan_out, spec, options, publish, claim, stop.wait)
     return ChunkReport(
         spec.chunk_id, worker.address, publish.sent, False, tuple(result.shells_possibly_open)
     )
@@ -186,7 +186,7 @@ async def _fan_out(
     claim: Callable[[list[str]], None],
     wait_stop: Callable[[float], bool],
 ) -> FleetResult:
-    options, broker = with_run_broker(options)
+    options = process_loop().with_broker(options)
     scheduler = Scheduler(
         spec.targets,
         spec.commands,
@@ -209,8 +209,6 @@ async def _fan_out(
             group.cancel_scope.cancel()
     finally:
         publish.flush()
-        if broker is not None:
-            broker.close()
     return result
 
 

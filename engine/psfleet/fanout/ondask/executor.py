@@ -37,6 +37,7 @@ from psfleet.fanout.ondask.wire import (
     stop_event,
     topic,
 )
+from psfleet.fanout.ondask.worker_loop import PLUGIN_NAME, close_with_the_worker
 from psfleet.fanout.result import FleetResult
 from psfleet.fanout.summary import summarize
 from psfleet.targets.model import Target
@@ -141,7 +142,7 @@ class DaskRun:
         if timeout is not None:
             self._deadline = time.time() + timeout
         try:
-            slots = await anyio.to_thread.run_sync(self._worker_threads)
+            slots = await anyio.to_thread.run_sync(self._prepare_workers)
             inbox = Inbox(inbox_limit(slots))
             async with BlockingPortal() as portal, anyio.create_task_group() as group:
                 post = _poster(portal, inbox.put)
@@ -171,7 +172,9 @@ class DaskRun:
         for start in range(0, len(targets), size):
             await self._submit(targets[start : start + size], 0, post)
 
-    def _worker_threads(self) -> int:
+    def _prepare_workers(self) -> int:
+        """The cluster's worker threads; each worker closes its psfleet loop when it ends."""
+        self._client.register_plugin(close_with_the_worker(), name=PLUGIN_NAME)
         # nthreads() lists every worker (scheduler_info() may list only the first few).
         threads: dict[str, int] = self._client.nthreads()
         return sum(threads.values())
