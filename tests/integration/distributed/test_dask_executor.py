@@ -206,3 +206,29 @@ def test_stream_yields_the_run_s_events_from_the_cluster(dask_client: Any, fleet
     assert sorted(d.host for d in done) == sorted(h.name for h in lab.hosts)
     assert all(d.status is HostStatus.OK and d.worker for d in done)
     assert isinstance(events[-1], RunSummary)
+
+
+def test_credssp_hosts_outside_the_allowlist_never_reach_the_cluster(
+    dask_client: Any, fleet: Fleet
+) -> None:
+    lab = fleet(hosts=4)
+    recorder = Recorder()
+    result = psfleet.run(
+        targets_of(lab),
+        "hostname",
+        sinks=[recorder],
+        executor=psfleet.DaskExecutor(dask_client),
+        **settings(auth="credssp", delegate_to=["node01", "node02"]),
+    )
+    assert {h.host: h.status for h in result} == {
+        "node01": HostStatus.OK,
+        "node02": HostStatus.OK,
+        "node03": HostStatus.AUTH_FAILED,
+        "node04": HostStatus.AUTH_FAILED,
+    }
+    refused = {d.host: d for d in recorder.of(HostDone) if d.status is HostStatus.AUTH_FAILED}
+    assert all(d.error_type == "DelegationRefused" for d in refused.values())
+    assert all("nothing was sent" in str(d.error_message) for d in refused.values())
+    assert all(d.worker is None for d in refused.values())  # decided here, not on a worker
+    assert not {e.host for e in recorder.of(HostStarted)} & set(refused)
+    assert all(lab.stats(name)["hosts"][name]["requests"] == 0 for name in refused)

@@ -26,6 +26,7 @@ from psfleet.events import HostDone, HostStatus
 from psfleet.fanout.attempt import Emit
 from psfleet.fanout.executor import FanOut, Runner
 from psfleet.fanout.ondask.chunk import run_chunk
+from psfleet.fanout.ondask.delegation import outside_allowlist
 from psfleet.fanout.ondask.inbox import ACK_EVERY, Inbox, inbox_limit
 from psfleet.fanout.ondask.merge import Ledger
 from psfleet.fanout.ondask.wire import (
@@ -165,7 +166,11 @@ class DaskRun:
         return self._ledger.result
 
     async def _submit_all(self, slots: int, post: Callable[[tuple[str, Any]], None]) -> None:
-        targets = list(self._fanout.targets)
+        refused = outside_allowlist(self._fanout.targets, self._fanout.options)
+        for done in refused:
+            await self._ledger.finish(done)
+        refused_hosts = {done.host for done in refused}
+        targets = [t for t in self._fanout.targets if t.name not in refused_hosts]
         size = self._executor.chunk_size
         if size is None:
             size = chunk_size_for(len(targets), self._options.throttle, slots)
