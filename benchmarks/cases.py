@@ -30,7 +30,8 @@ _LARGE_LIMIT_S = 180.0
 
 @dataclass(frozen=True, slots=True)
 class Tool:
-    """`psfleet`, or a peer with its thread count: pypsrp-256, pywinrm-32."""
+    """`psfleet`, or a peer with its thread count: pypsrp-256, pywinrm-32; or `dask-N`:
+    psfleet on a Dask cluster of N worker processes of this machine (--executor dask)."""
 
     name: str
     threads: int | None = None
@@ -42,12 +43,12 @@ class Tool:
     @classmethod
     def parse(cls, label: str) -> Tool:
         name, _, threads = label.partition("-")
-        if name not in ("psfleet", "pypsrp", "pywinrm"):
+        if name not in ("psfleet", "pypsrp", "pywinrm", "dask"):
             raise ValueError(f"unknown tool {label!r}")
         if name == "psfleet":
             return cls(name)
         if not threads.isdigit():
-            raise ValueError(f"{label!r}: peers need a thread count, e.g. {name}-32")
+            raise ValueError(f"{label!r}: needs a thread or worker count, e.g. {name}-32")
         return cls(name, int(threads))
 
 
@@ -97,7 +98,7 @@ class Case:
             "tls": self.fleet.tls,
             "auth": self.auth,
             "tool": self.tool.label,
-            "throttle": self.psfleet_throttle if self.tool.name == "psfleet" else None,
+            "throttle": self.psfleet_throttle if self.tool.name in ("psfleet", "dask") else None,
             "threads": self.tool.threads,
             "script": self.script,
             "time_limit_s": self.time_limit_s,
@@ -215,4 +216,12 @@ def kerberos() -> Profile:
     return Profile("kerberos", _kerberos([100, 1000], 120.0), [], None, warm_up=True)
 
 
-PROFILES = {"quick": quick, "full": full, "kerberos": kerberos}
+def dask() -> Profile:
+    """Issue #13: 5000 cold hosts at 20 ms, local against a Dask cluster of two worker
+    processes on this machine, alternated twice (the machine is shared: A/B/A/B)."""
+    tools = _tools("psfleet", "dask-2") * 2
+    cases = [Case("cold", Fleet(5000, 20.0), tool, "ntlm", 240.0, throttle=64) for tool in tools]
+    return Profile("dask", cases, [], None, warm_up=True)
+
+
+PROFILES = {"quick": quick, "full": full, "kerberos": kerberos, "dask": dask}

@@ -3,6 +3,10 @@ LocalCluster of two worker processes, against one `psfleet sim` subprocess.
 
     python -m benchmarks.dask_executor --hosts 2000 --rtt 20
 
+The harness runs the same comparison as cases (`python -m benchmarks --profile dask`, tool
+`dask-N`: CPU of client, workers and simulator per host); this script adds the event
+latency, which needs a script that returns the host's time.
+
 Each host runs `[datetime]::UtcNow` (the simulator shares this machine's clock): the event
 latency is the record's arrival at the client's sink minus that time, so it holds the
 host's answer, the worker's batching, the scheduler's forwarding and the client's merge.

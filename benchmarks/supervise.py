@@ -217,6 +217,8 @@ def _measured(
     kdc_cpu = end.kdc_cpu_s - start.kdc_cpu_s
     other_cpu = (end.machine_busy_s - start.machine_busy_s) - server_cpu - kdc_cpu
     other_cpu -= end.ours_cpu_s - start.ours_cpu_s
+    workers_cpu = result.get("workers_cpu_s")
+    other_cpu -= workers_cpu or 0.0
     failures: dict[str, int] = result["failures"]
     done = result["ok"] + sum(
         n for name, n in failures.items() if name not in (NOT_STARTED, NOT_FINISHED)
@@ -237,6 +239,10 @@ def _measured(
         "hosts_per_s": _round(result["ok"] / wall if wall else None),
         "client_cpu_s": _round(client_cpu),
         "client_cpu_ms_per_host": _round(client_cpu / max(done, 1) * 1000),
+        # dask-N: client_cpu holds the LocalCluster's scheduler too (it runs in the client).
+        "workers_cpu_ms_per_host": _round(workers_cpu / max(done, 1) * 1000)
+        if workers_cpu is not None
+        else None,
         "server_cpu_s": _round(server_cpu),
         "server_cpu_ms_per_host": _round(server_cpu / max(done, 1) * 1000),
         "client_cpu_util": _round(client_util),

@@ -37,6 +37,7 @@ class Outcome:
     rss_at_start_mb: float = 0.0
     longest_stall_s: float | None = None  # the event loop's, for a tool that has one
     stalled_stack: str | None = None  # where the loop was during that stall, if it was long
+    workers_cpu_s: float | None = None  # a Dask run: its worker processes' CPU in the section
 
     def add(self, result: str, message: str | None = None) -> None:
         if result == OK:
@@ -59,6 +60,7 @@ class Outcome:
             "rss_at_start_mb": self.rss_at_start_mb,
             "longest_stall_s": self.longest_stall_s,
             "stalled_stack": self.stalled_stack,
+            "workers_cpu_s": self.workers_cpu_s,
             "peak_rss_mb": peak_rss_mb(),
         }
 

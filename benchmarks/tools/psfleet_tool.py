@@ -25,7 +25,7 @@ _UNFINISHED = (HostStatus.TIMEOUT, HostStatus.CANCELLED)
 # The harness's names for what psfleet calls basic and negotiate.
 _AUTH = {"basic-https": "basic", "negotiate-no-kdc": "negotiate"}
 # Keep the loop's stack for any stall that would miss the 50 ms goal: say where, not only how long.
-_STACK_AFTER_S = 0.030
+STACK_AFTER_S = 0.030
 
 
 class OutputCounter:
@@ -84,7 +84,7 @@ def run(spec: ChildSpec, report: Report) -> float | None:
 
 async def _cold(spec: ChildSpec, targets: list[Target], report: Report) -> None:
     outcome, counter = Outcome(), OutputCounter()
-    watchdog = LoopWatchdog(asyncio.get_running_loop(), report_after=_STACK_AFTER_S)
+    watchdog = LoopWatchdog(asyncio.get_running_loop(), report_after=STACK_AFTER_S)
     with measured(outcome):
         watchdog.start()
         result = await psfleet.arun(targets, spec.script, sinks=[counter], **settings(spec))
@@ -102,7 +102,7 @@ async def _warm(spec: ChildSpec, targets: list[Target], report: Report) -> float
         opened = await fleet.invoke(spec.script)
         outcome.open_s = time.perf_counter() - started
         outcome.open_failures = sum(not host.ok for host in opened)
-        watchdog = LoopWatchdog(asyncio.get_running_loop(), report_after=_STACK_AFTER_S)
+        watchdog = LoopWatchdog(asyncio.get_running_loop(), report_after=STACK_AFTER_S)
         with measured(outcome):
             watchdog.start()
             result = await fleet.invoke(spec.script, sinks=[counter])
