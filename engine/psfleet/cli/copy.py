@@ -8,10 +8,7 @@ exit codes. Each is recorded in the run store as a run of kind `copy` or `fetch`
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
-import signal
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +19,7 @@ import typer
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
+from psfleet.cli.interrupts import watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.recording import NothingToRerun, Recording, Rerun
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
@@ -36,7 +34,6 @@ from psfleet.targets.model import Target
 from psfleet.transfer.api import acopy, afetch, check_dest_dir, check_source
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 Hosts = Annotated[
     list[str] | None,
@@ -209,18 +206,12 @@ async def _main(
         ) as sinks,
         anyio.create_task_group() as group,
     ):
-        group.start_soon(_watch_signals, control)
+        group.start_soon(
+            watch_interrupts,
+            control.interrupt,
+            lambda: control.interrupted,
+            "stopping transfers (temporary files removed) and closing pools",
+        )
         result = await transfer(hosts, [*sinks, *recorder], options, control)
         group.cancel_scope.cancel()
     return result
-
-
-async def _watch_signals(control: RunControl) -> None:
-    """First SIGINT/SIGTERM: stop the transfers (temporary files removed); the second: leave."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if control.interrupted:
-                sys.stderr.write("psfleet: interrupted twice, exiting now\n")
-                os._exit(EXIT_INTERRUPTED)
-            sys.stderr.write("psfleet: interrupting: stopping transfers and closing pools...\n")
-            control.interrupt()

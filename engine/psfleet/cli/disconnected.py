@@ -3,8 +3,6 @@ hosts (Invoke-Command -InDisconnectedSession), collected later (Receive-PSSessio
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import sys
 import time
@@ -21,6 +19,7 @@ import typer
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
+from psfleet.cli.interrupts import EXIT_INTERRUPTED, watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.recording import Recording, Rerun, warn
 from psfleet.cli.session_setup import open_sinks, resolve_all_targets
@@ -55,7 +54,6 @@ from psfleet.store import state_dir as store_location
 from psfleet.targets.model import Target
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 # A receive that ends a host with one of these leaves it to a later receive: the command
 # may still be running, or its output still waiting, on the host.
 _TRY_AGAIN = frozenset(
@@ -142,7 +140,12 @@ async def start_run(
     work = anyio.CancelScope()
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(_watch_signals, work)
+            group.start_soon(
+                watch_interrupts,
+                work.cancel,
+                lambda: work.cancel_called,
+                "commands already started stay disconnected, the other pools are closed",
+            )
             with work:
                 await start_disconnected(
                     hosts, sessions, one_script(scripts), args, options, emit,
@@ -170,21 +173,6 @@ async def start_run(
     if work.cancel_called:
         return EXIT_INTERRUPTED
     return 1 if failed else 0
-
-
-async def _watch_signals(work: anyio.CancelScope) -> None:
-    """First SIGINT/SIGTERM: stop starting (started commands stay, disconnected); the
-    second: leave at once."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if work.cancel_called:
-                sys.stderr.write("psfleet: interrupted twice, exiting now\n")
-                os._exit(EXIT_INTERRUPTED)
-            sys.stderr.write(
-                "psfleet: interrupting: commands already started stay disconnected, "
-                "the other pools are closed...\n"
-            )
-            work.cancel()
 
 
 class _Settled:

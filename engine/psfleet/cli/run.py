@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +14,7 @@ from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.disconnected import DisconnectedArgs, start_run
 from psfleet.cli.executor_options import ExecutorArgs, ExecutorKind, open_executor
 from psfleet.cli.fanout_options import FanoutArgs
+from psfleet.cli.interrupts import watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.recording import NothingToRerun, Recording, Rerun
 from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
@@ -30,7 +28,6 @@ from psfleet.fanout.result import FleetResult
 from psfleet.logs import configure_json_file
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 TRANSFERS = ("copy", "fetch")  # recorded runs whose `command` is no PowerShell
 
 
@@ -174,7 +171,12 @@ async def _main(
         ) as sinks,
         anyio.create_task_group() as group,
     ):
-        group.start_soon(_watch_signals, control)
+        group.start_soon(
+            watch_interrupts,
+            control.interrupt,
+            lambda: control.interrupted,
+            "stopping pipelines and closing pools",
+        )
         result = await arun(
             hosts,
             scripts,
@@ -186,14 +188,3 @@ async def _main(
         )
         group.cancel_scope.cancel()
     return result
-
-
-async def _watch_signals(control: RunControl) -> None:
-    """First SIGINT/SIGTERM: stop pipelines and close pools; the second: leave at once."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if control.interrupted:
-                sys.stderr.write("psfleet: interrupted twice, exiting now\n")
-                os._exit(EXIT_INTERRUPTED)
-            sys.stderr.write("psfleet: interrupting: stopping pipelines and closing pools...\n")
-            control.interrupt()
