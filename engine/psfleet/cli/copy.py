@@ -13,16 +13,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
-from psfleet.cli.interrupts import watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
-from psfleet.cli.recording import NothingToRerun, Recording, Rerun
-from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
+from psfleet.cli.output_options import JsonOutput, LogJson, OutputDir, Quiet
+from psfleet.cli.recording import NothingToRerun, Recording, Rerun, run_targets
+from psfleet.cli.session_setup import CREDSSP_WARNING, run_with_sinks
 from psfleet.cli.store_options import StoreArgs
 from psfleet.cli.target_options import Inventory
 from psfleet.errors import UsageError
@@ -45,16 +44,6 @@ Hosts = Annotated[
 Recurse = Annotated[
     bool, typer.Option("--recurse", "-r", help="SRC is a folder: copy its tree, file by file.")
 ]
-JsonOutput = Annotated[
-    bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
-]
-OutputDir = Annotated[
-    Path | None, typer.Option(help="Write per-host output, errors and result.json here.")
-]
-LogJson = Annotated[
-    Path | None, typer.Option(help="Write the run's log events (JSON lines) to this file.")
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")]
 
 Transfer = Callable[[list[Target], list[Sink], RunOptions, RunControl], Awaitable[FleetResult]]
 
@@ -194,24 +183,17 @@ async def _main(
     kind: str,
     command: str,
 ) -> FleetResult:
-    if rerun is not None:
-        hosts = await rerun.targets(expressions, None, inventory, options)
-    else:
-        hosts = await resolve_all_targets(expressions, None, inventory, options)
-    control = RunControl()
-    async with (
-        recording.sinks(hosts, [command], [], kind=kind) as recorder,
-        open_sinks(
-            len(hosts), json_output=json_output, output_dir=output_dir, quiet=quiet
-        ) as sinks,
-        anyio.create_task_group() as group,
-    ):
-        group.start_soon(
-            watch_interrupts,
-            control.interrupt,
-            lambda: control.interrupted,
-            "stopping transfers (temporary files removed) and closing pools",
-        )
-        result = await transfer(hosts, [*sinks, *recorder], options, control)
-        group.cancel_scope.cancel()
-    return result
+    hosts = await run_targets(rerun, expressions, None, inventory, options)
+
+    async def work(sinks: list[Sink], control: RunControl) -> FleetResult:
+        return await transfer(hosts, sinks, options, control)
+
+    return await run_with_sinks(
+        hosts,
+        recording.sinks(hosts, [command], [], kind=kind),
+        work,
+        json_output=json_output,
+        output_dir=output_dir,
+        quiet=quiet,
+        stopping="stopping transfers (temporary files removed) and closing pools",
+    )

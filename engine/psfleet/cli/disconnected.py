@@ -21,7 +21,8 @@ from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.interrupts import EXIT_INTERRUPTED, watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
-from psfleet.cli.recording import Recording, Rerun, warn
+from psfleet.cli.output_options import JsonOutput, OutputDir, Quiet
+from psfleet.cli.recording import Recording, Rerun, run_targets, warn
 from psfleet.cli.session_setup import open_sinks, resolve_all_targets
 from psfleet.cli.store_options import StateDir
 from psfleet.cli.target_options import Inventory
@@ -101,10 +102,7 @@ async def start_run(
         raise UsageError(
             "--disconnected needs the run store (it keeps the sessions): no --no-store"
         )
-    if rerun is not None:
-        hosts = await rerun.targets(expressions, cluster, inventory, options)
-    else:
-        hosts = await resolve_all_targets(expressions, cluster, inventory, options)
+    hosts = await run_targets(rerun, expressions, cluster, inventory, options)
     sessions = {target.name: Session.new() for target in hosts}
     plan = RunPlan(
         commands=scripts,
@@ -194,13 +192,9 @@ def receive(
     inventory: Inventory = None,
     connection: ConnectionArgs,
     fanout: FanoutArgs,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
-    ] = False,
-    output_dir: Annotated[
-        Path | None, typer.Option(help="Write per-host output, errors and result.json here.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")] = False,
+    json_output: JsonOutput = False,
+    output_dir: OutputDir = None,
+    quiet: Quiet = False,
     state_dir: StateDir = None,
 ) -> None:
     """Collect the output of a `psfleet run --disconnected`: every host not received yet.

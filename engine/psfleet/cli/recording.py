@@ -196,3 +196,16 @@ class Recording:
             yield [recorder]
         finally:
             await recorder.aclose()
+
+
+async def run_targets(
+    rerun: Rerun | None,
+    expressions: list[str],
+    cluster: str | None,
+    inventory: Path | None,
+    options: RunOptions,
+) -> list[Target]:
+    """The hosts a command runs on: a recorded run's selection with --rerun, else TARGETS."""
+    if rerun is not None:
+        return await rerun.targets(expressions, cluster, inventory, options)
+    return await resolve_all_targets(expressions, cluster, inventory, options)

@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 import typer
 
 from psfleet import eventloop
@@ -14,14 +13,14 @@ from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.disconnected import DisconnectedArgs, start_run
 from psfleet.cli.executor_options import ExecutorArgs, ExecutorKind, open_executor
 from psfleet.cli.fanout_options import FanoutArgs
-from psfleet.cli.interrupts import watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
-from psfleet.cli.recording import NothingToRerun, Recording, Rerun
-from psfleet.cli.session_setup import CREDSSP_WARNING, open_sinks, resolve_all_targets
+from psfleet.cli.output_options import JsonOutput, LogJson, OutputDir, Quiet
+from psfleet.cli.recording import NothingToRerun, Recording, Rerun, run_targets
+from psfleet.cli.session_setup import CREDSSP_WARNING, run_with_sinks
 from psfleet.cli.store_options import StoreArgs
 from psfleet.cli.target_options import Inventory, Targets
 from psfleet.errors import UsageError
-from psfleet.fanout.api import RunControl, arun
+from psfleet.fanout.api import RunControl, Sink, arun
 from psfleet.fanout.executor import Executor
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.result import FleetResult
@@ -57,16 +56,10 @@ def run(
     connection: ConnectionArgs,
     fanout: FanoutArgs,
     cluster_run: ExecutorArgs,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="JSON Lines events on stdout instead of the console.")
-    ] = False,
-    output_dir: Annotated[
-        Path | None, typer.Option(help="Write per-host output, errors and result.json here.")
-    ] = None,
-    log_json: Annotated[
-        Path | None, typer.Option(help="Write the run's log events (JSON lines) to this file.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the summary only.")] = False,
+    json_output: JsonOutput = False,
+    output_dir: OutputDir = None,
+    log_json: LogJson = None,
+    quiet: Quiet = False,
     store: StoreArgs,
     detach: DisconnectedArgs,
 ) -> None:
@@ -159,32 +152,25 @@ async def _main(
     rerun: Rerun | None,
     recording: Recording,
 ) -> FleetResult:
-    if rerun is not None:
-        hosts = await rerun.targets(expressions, cluster, inventory, options)
-    else:
-        hosts = await resolve_all_targets(expressions, cluster, inventory, options)
-    control = RunControl()
-    async with (
-        recording.sinks(hosts, scripts, args) as recorder,
-        open_sinks(
-            len(hosts), json_output=json_output, output_dir=output_dir, quiet=quiet
-        ) as sinks,
-        anyio.create_task_group() as group,
-    ):
-        group.start_soon(
-            watch_interrupts,
-            control.interrupt,
-            lambda: control.interrupted,
-            "stopping pipelines and closing pools",
-        )
-        result = await arun(
+    hosts = await run_targets(rerun, expressions, cluster, inventory, options)
+
+    async def work(sinks: list[Sink], control: RunControl) -> FleetResult:
+        return await arun(
             hosts,
             scripts,
             args=args,
-            sinks=[*sinks, *recorder],
+            sinks=sinks,
             options=options,
             control=control,
             executor=executor,
         )
-        group.cancel_scope.cancel()
-    return result
+
+    return await run_with_sinks(
+        hosts,
+        recording.sinks(hosts, scripts, args),
+        work,
+        json_output=json_output,
+        output_dir=output_dir,
+        quiet=quiet,
+        stopping="stopping pipelines and closing pools",
+    )

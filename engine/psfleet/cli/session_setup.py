@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from psfleet.cli.interrupts import watch_interrupts
 from psfleet.errors import UsageError
-from psfleet.fanout.api import Sink
+from psfleet.fanout.api import RunControl, Sink
 from psfleet.fanout.cluster import cluster_node_names
 from psfleet.fanout.options import RunOptions
+from psfleet.fanout.result import FleetResult
 from psfleet.sinks import load_sink
 from psfleet.targets import merge_targets, resolve_cluster, resolve_targets
 from psfleet.targets.model import Target
@@ -43,6 +47,32 @@ async def resolve_all_targets(
     if not hosts:
         raise UsageError("no targets: give TARGETS or --cluster NAME")
     return hosts
+
+
+async def run_with_sinks(
+    hosts: list[Target],
+    recorder: AbstractAsyncContextManager[list[Sink]],
+    work: Callable[[list[Sink], RunControl], Awaitable[FleetResult]],
+    *,
+    json_output: bool,
+    output_dir: Path | None,
+    quiet: bool,
+    stopping: str,
+) -> FleetResult:
+    """`work` with the run's sinks (the recorder's too) and a Ctrl-C watcher that stops it;
+    `stopping` says what the first Ctrl-C does."""
+    control = RunControl()
+    async with (
+        recorder as recorded,
+        open_sinks(
+            len(hosts), json_output=json_output, output_dir=output_dir, quiet=quiet
+        ) as sinks,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(watch_interrupts, control.interrupt, lambda: control.interrupted, stopping)
+        result = await work([*sinks, *recorded], control)
+        group.cancel_scope.cancel()
+    return result
 
 
 @asynccontextmanager
