@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import ssl
 import urllib.request
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ def lab_in_thread(settings: LabSettings, workdir: Path) -> Iterator[SimLab]:
     with fleet_in_thread(config) as threaded:
         inventory = workdir / "inventory.yml"
         threaded.fleet.write_inventory(inventory)
-        hosts = _give_refusing_hosts_a_closed_port(inventory)
+        hosts = _hosts_of(inventory)
         yield _lab(settings, hosts, inventory, threaded.fleet.ca_file, threaded.stats)
 
 
@@ -47,7 +46,7 @@ def lab_as_process(settings: LabSettings, workdir: Path) -> Iterator[SimLab]:
         env = {**os.environ, **settings.kdc.env}
     with sim_process(*settings.sim_arguments(workdir), env=env) as sim:
         inventory = workdir / "inventory.yml"
-        hosts = _give_refusing_hosts_a_closed_port(inventory)
+        hosts = _hosts_of(inventory)
         ca = sim.fields.get("ca")
         ca_file = Path(ca) if ca else None
         stats = _HttpStats(hosts, ca_file)
@@ -65,28 +64,14 @@ def _lab(
     return SimLab(hosts, inventory, user, password, settings.cluster, ca_file, stats)
 
 
-def _give_refusing_hosts_a_closed_port(inventory: Path) -> tuple[LabHost, ...]:
-    """The fleet's hosts, read back from its inventory, which gets a rewrite: with free ports,
-    simfleet lists a host that refuses connections at port 0, which psfleet rejects as a
-    target; a port nothing listens on refuses connections the way that host should."""
+def _hosts_of(inventory: Path) -> tuple[LabHost, ...]:
+    """The fleet's hosts as its inventory lists them (a `refuse` host too: simfleet holds a
+    port for it where nothing listens)."""
     document = yaml.safe_load(inventory.read_text(encoding="utf-8"))
-    entries = document["all"]["hosts"]
-    for entry in entries.values():
-        if not entry["ansible_port"]:
-            entry["ansible_port"] = _closed_port(entry["ansible_host"])
-    inventory.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return tuple(
         LabHost(name, entry["ansible_host"], entry["ansible_port"])
-        for name, entry in entries.items()
+        for name, entry in document["all"]["hosts"].items()
     )
-
-
-def _closed_port(address: str) -> int:
-    # Bound and released without listening: no TIME_WAIT, so a connection gets a reset.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 class _HttpStats:
