@@ -125,7 +125,7 @@ async def arun(
     given_options = build_options(options, settings)
     hosts = await resolve_off_loop(targets, inventory, given_options.port)
     fanout = FanOut(hosts, _commands(script), list(args), given_options)
-    runner = (executor or LocalExecutor()).runner(fanout, _fan_to(sinks))
+    runner = (executor or LocalExecutor()).runner(fanout, emit_to(sinks))
     if control is not None:
         control.attach(runner)
     return await runner.run()
@@ -166,7 +166,9 @@ async def stream(
             runner.interrupt()
 
 
-def _fan_to(sinks: Sequence[Sink]) -> Emit:
+def emit_to(sinks: Sequence[Sink]) -> Emit:
+    """One emit that hands each event to every sink, in order."""
+
     async def emit(event: Event) -> None:
         for sink in sinks:
             await sink.handle(event)
@@ -221,7 +223,7 @@ class Fleet:
             self.targets,
             _commands(script),
             self.options,
-            _fan_to([*self._sinks, *sinks]),
+            emit_to([*self._sinks, *sinks]),
             args=args,
             pools=self._pools,
         )
@@ -239,7 +241,7 @@ class Fleet:
             self.targets,
             [],
             self.options,
-            emit or _fan_to([*self._sinks, *sinks]),
+            emit or emit_to([*self._sinks, *sinks]),
             pools=self._pools,
             work=work,
         )

@@ -35,6 +35,7 @@ from psfleet.fanout.api import (
     Sink,
     Targets,
     build_options,
+    emit_to,
     resolve_off_loop,
 )
 from psfleet.fanout.attempt import Emit, HostWork, PoolSource
@@ -264,14 +265,6 @@ async def _fetch_run(
 # --- the public forms ---------------------------------------------------------------
 
 
-def _fan_out(sinks: Sequence[Sink]) -> Emit:
-    async def emit(event: Event) -> None:
-        for sink in sinks:
-            await sink.handle(event)
-
-    return emit
-
-
 async def _one_shot(
     targets: Targets,
     inventory: Path | str | None,
@@ -314,7 +307,7 @@ async def acopy(
     **settings: Any,
 ) -> FleetResult:
     """Push local file (or, with recurse, folder) SRC to remote path DEST on every target."""
-    emit = _fan_out(sinks)
+    emit = emit_to(sinks)
     return await _one_shot(
         targets,
         inventory,
@@ -343,7 +336,7 @@ async def afetch(
     **settings: Any,
 ) -> FleetResult:
     """Pull remote file (or, with recurse, folder) SRC from every target into DEST_DIR/<host>/."""
-    emit = _fan_out(sinks)
+    emit = emit_to(sinks)
     return await _one_shot(
         targets,
         inventory,
@@ -372,14 +365,14 @@ class Fleet(_FanoutFleet):
         sinks: Sequence[Sink] = (),
     ) -> FleetResult:
         await self._resolve()
-        emit = _fan_out([*self._sinks, *sinks])
+        emit = emit_to([*self._sinks, *sinks])
         return await _copy_run(src, dest, force=force, recurse=recurse, run=self._run, emit=emit)
 
     async def fetch(
         self, src: str, dest_dir: Path | str, *, recurse: bool = False, sinks: Sequence[Sink] = ()
     ) -> FleetResult:
         await self._resolve()
-        emit = _fan_out([*self._sinks, *sinks])
+        emit = emit_to([*self._sinks, *sinks])
         return await _fetch_run(src, dest_dir, recurse=recurse, run=self._run, emit=emit)
 
     async def _run(self, work: HostWork, emit: Emit) -> FleetResult:
