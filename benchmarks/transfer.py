@@ -77,7 +77,10 @@ def cases(scale: float) -> list[TransferCase]:
 
 
 def select(
-    all_cases: list[TransferCase], tools: set[str] | None, hosts: set[str] | None, rtts: set[str] | None
+    all_cases: list[TransferCase],
+    tools: set[str] | None,
+    hosts: set[str] | None,
+    rtts: set[str] | None,
 ) -> list[TransferCase]:
     return [
         c
@@ -106,7 +109,13 @@ def _reset_vm_hwm(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def run_transfer(cases_: list[TransferCase], placement: Placement, out_dir: Path, command: list[str], scale: float) -> Path:
+def run_transfer(
+    cases_: list[TransferCase],
+    placement: Placement,
+    out_dir: Path,
+    command: list[str],
+    scale: float,
+) -> Path:
     document = header(TransferProfile(cases_, scale), placement, command)  # type: ignore[arg-type]
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     path = out_dir / f"transfer-{stamp}.json"
@@ -149,7 +158,10 @@ def _one_line(r: dict[str, Any]) -> str:
 
 def _run_case(case: TransferCase, placement: Placement) -> list[dict[str, Any]]:
     size = int(case.size_mb * MB)
-    base = asdict(case) | {"size_bytes": size, "throttle": THROTTLE if case.tool == "psfleet" else None}
+    base = asdict(case) | {
+        "size_bytes": size,
+        "throttle": THROTTLE if case.tool == "psfleet" else None,
+    }
     with (
         tempfile.TemporaryDirectory(prefix="psfleet-transfer-bench-") as scratch,
         tempfile.TemporaryFile("w+") as log,
@@ -158,7 +170,9 @@ def _run_case(case: TransferCase, placement: Placement) -> list[dict[str, Any]]:
         _random_file(src, size)
         fleet = Fleet(case.hosts, case.rtt_ms)
         try:
-            with Simulator(fleet, log, cpus=placement.server, base_address=BASE_ADDRESS, extra_args=SIM_ARGS) as sim:
+            with Simulator(
+                fleet, log, cpus=placement.server, base_address=BASE_ADDRESS, extra_args=SIM_ARGS
+            ) as sim:
                 spec = {
                     "tool": case.tool,
                     "threads": 32 if case.tool == PYPSRP else None,
@@ -176,14 +190,19 @@ def _run_case(case: TransferCase, placement: Placement) -> list[dict[str, Any]]:
                     for d in ("push", "pull")
                 ]
         except RuntimeError as exc:  # the simulator did not start
-            return [base | {"direction": d, "status": "not run", "note": str(exc)} for d in ("push", "pull")]
+            return [
+                base | {"direction": d, "status": "not run", "note": str(exc)}
+                for d in ("push", "pull")
+            ]
 
 
 def _direction(
     sim: Simulator, spec: dict[str, Any], case: TransferCase, placement: Placement, size: int
 ) -> dict[str, Any]:
     _reset_vm_hwm(sim.pid)
-    command = pinned([sys.executable, "-m", "benchmarks.transfer_child", json.dumps(spec)], placement.client)
+    command = pinned(
+        [sys.executable, "-m", "benchmarks.transfer_child", json.dumps(spec)], placement.client
+    )
     with tempfile.TemporaryFile("w+") as log:  # a file: a full stderr pipe would stall it
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,

@@ -56,7 +56,9 @@ def push(wsman: WSMan, src: Path, dest: str) -> bool:
         shell = PowerShell(pool)
         shell.add_script(script("push"))
         temporary = f"{dest}.pypsrp"
-        shell.add_parameters({"Path": dest, "TempPath": temporary, "Sha256": sha256.hexdigest().upper()})
+        shell.add_parameters(
+            {"Path": dest, "TempPath": temporary, "Sha256": sha256.hexdigest().upper()}
+        )
         shell.invoke(input=_chunks(src, chunk_size(wsman), hashlib.sha1()))
         if shell.had_errors:
             raise RuntimeError(f"push failed: {[str(e) for e in shell.streams.error][:1]}")

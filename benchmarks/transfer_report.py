@@ -126,7 +126,9 @@ def _sublinear_goals(fleet: list[Record]) -> list[str]:
 def _flat_rss_goals(rss: list[Record]) -> list[str]:
     rows = []
     for direction in ("push", "pull"):
-        at = sorted((r for r in _ok(rss) if r["direction"] == direction), key=lambda r: r["size_mb"])
+        at = sorted(
+            (r for r in _ok(rss) if r["direction"] == direction), key=lambda r: r["size_mb"]
+        )
         for side in ("client", "sim"):
             name = f"{side} peak RSS, {direction}, one host"
             target = f"flat (largest <= {_GOAL_FLAT_RSS:g}x smallest file's)"
@@ -134,6 +136,8 @@ def _flat_rss_goals(rss: list[Record]) -> list[str]:
                 rows.append(_goal(name, target, "-", None))
                 continue
             values = [r[f"{side}_peak_rss_mb"] for r in at]
-            value = ", ".join(f"{r['size_mb']:g} MB: {v:.0f} MB" for r, v in zip(at, values, strict=True))
+            value = ", ".join(
+                f"{r['size_mb']:g} MB: {v:.0f} MB" for r, v in zip(at, values, strict=True)
+            )
             rows.append(_goal(name, target, value, values[-1] <= _GOAL_FLAT_RSS * values[0]))
     return rows

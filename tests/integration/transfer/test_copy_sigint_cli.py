@@ -105,7 +105,7 @@ def test_sigint_mid_file_exits_130_and_leaves_dest_temp_files_and_shells_as_they
     written = sum(row["file_bytes_written"] for row in lab.stats()["hosts"].values())
     assert copy.poll() is None, "the copy ended before the signal: nothing was interrupted"
     copy.send_signal(signal.SIGINT)
-    stdout, stderr = copy.communicate(timeout=60)
+    _, stderr = copy.communicate(timeout=60)
 
     assert copy.returncode == 130, stderr[-2000:]
     assert written - sum(before.values()) < HOSTS * NEW_SIZE  # the signal came mid-file
