@@ -62,8 +62,12 @@ class Simulator:
         cpus: list[int] | None,
         workers: int = 1,
         kdc: FleetKdc | None = None,
+        base_address: str = BASE_ADDRESS,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.fleet = fleet
+        self.base_address = base_address
+        self.extra_args = extra_args
         self.kdc = kdc
         self.cpus = cpus
         self.workers = workers
@@ -91,7 +95,7 @@ class Simulator:
             "--hosts",
             str(self.fleet.hosts),
             "--base-address",
-            BASE_ADDRESS,
+            self.base_address,
             "--port",
             str(self.port),
             "--rtt-ms",
@@ -99,6 +103,7 @@ class Simulator:
             "--workers",
             str(self.workers),
         ]
+        command += self.extra_args
         if self.fleet.tls:
             command.append("--tls")
         if self.kdc is not None:
@@ -142,7 +147,7 @@ class Simulator:
     def counters(self) -> SimCounters:
         scheme = "https" if self.fleet.tls else "http"
         context = ssl.create_default_context(cafile=self.ca_file) if self.fleet.tls else None
-        url = f"{scheme}://{BASE_ADDRESS}:{self.port}/stats"
+        url = f"{scheme}://{self.base_address}:{self.port}/stats"
         with urllib.request.urlopen(url, timeout=60, context=context) as response:
             return SimCounters.of(json.load(response))
 

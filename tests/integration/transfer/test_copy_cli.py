@@ -1,7 +1,8 @@
 """psfleet copy and fetch as a user runs them, against a 100-host `psfleet sim` process.
 
 Scaled down from the issue's 20 MB (2 MB to each of 100 hosts, 200 MB each way): on
-this 2-core machine, shared with other test runs, 20 MB to 100 hosts takes minutes.
+this 2-core machine, shared with other test runs, the 100-host test with 20 MB took 179 s
+(2026-12-04, load average 1.3-2.5), too long for a test run.
 """
 
 from __future__ import annotations

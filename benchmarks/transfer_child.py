@@ -1,0 +1,90 @@
+"""One direction of one transfer case, in a process of its own (its peak RSS is the case's).
+
+    python -m benchmarks.transfer_child '{"tool": "psfleet", "direction": "push", ...}'
+
+Marks `start` and `end` around the transfer (benchmarks.protocol: the parent snapshots
+the simulator at each), then prints `result`: hosts ok, the first failures, this
+process's CPU over the section and its peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks.protocol import CREDENTIAL, emit, host_names, loopback_addresses, sync
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _targets(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    names = host_names(spec["hosts"])
+    return list(zip(names, loopback_addresses(spec["base_address"], spec["hosts"]), strict=True))
+
+
+def _psfleet(spec: dict[str, Any]) -> list[str]:
+    import psfleet  # noqa: PLC0415 (a pypsrp child must not pay for it)
+    from psfleet.targets.model import Target  # noqa: PLC0415
+
+    targets = [Target(name, address, spec["port"]) for name, address in _targets(spec)]
+    settings = {"auth": "ntlm", "credential": CREDENTIAL, "throttle": spec["throttle"]}
+    if spec["direction"] == "push":
+        result = psfleet.copy(targets, Path(spec["src"]), spec["dest"], **settings)
+    else:
+        result = psfleet.fetch(targets, spec["dest"], Path(spec["fetch_dir"]), **settings)
+    return [f"{h.host}: {h.error_message}" for h in result if not h.ok]
+
+
+def _pypsrp(spec: dict[str, Any]) -> list[str]:
+    from pypsrp.wsman import WSMan  # noqa: PLC0415
+
+    from benchmarks import transfer_pypsrp  # noqa: PLC0415
+
+    user, password = CREDENTIAL
+
+    def one(target: tuple[str, str]) -> str | None:
+        name, address = target
+        wsman = WSMan(
+            address, port=spec["port"], username=user, password=password, ssl=False, auth="ntlm"
+        )
+        try:
+            if spec["direction"] == "push":
+                ok = transfer_pypsrp.push(wsman, Path(spec["src"]), spec["dest"])
+            else:
+                local = Path(spec["fetch_dir"]) / name / "payload.bin"
+                ok = transfer_pypsrp.pull(wsman, spec["dest"], local, spec["size"])
+        except Exception as exc:  # a host's failure is a result, not a crash
+            return f"{name}: {type(exc).__name__}: {exc}"[:300]
+        return None if ok else f"{name}: errors or a hash mismatch"
+
+    with ThreadPoolExecutor(spec["threads"]) as pool:
+        return [failure for failure in pool.map(one, _targets(spec)) if failure]
+
+
+def main(spec: dict[str, Any]) -> None:
+    run = _psfleet if spec["tool"] == "psfleet" else _pypsrp
+    sync("start")
+    cpu, started = _cpu_s(), time.monotonic()
+    failed = run(spec)
+    wall, cpu = time.monotonic() - started, _cpu_s() - cpu
+    sync("end")
+    emit(
+        "result",
+        failed=len(failed),
+        failures=failed[:3],
+        wall_s=wall,
+        client_cpu_s=cpu,
+        client_peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))
