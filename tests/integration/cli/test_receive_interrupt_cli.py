@@ -5,7 +5,6 @@ the IdleTimeOut the run recorded. Against a `psfleet sim` subprocess on 127.36.2
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
