@@ -44,6 +44,7 @@ from psfleet.store import (
     RunPlan,
     RunRecorder,
     StoredHost,
+    StoredRun,
     StoreUnavailable,
     db_path,
     find_run,
@@ -121,6 +122,7 @@ async def start_run(
         args=[str(a) for a in args],
         kind=DISCONNECTED,
         keep_output=recording.keep_output,
+        idle_timeout_s=idle_timeout_s,  # a receive that leaves a host asks for it again
     )
     recorder = await RunRecorder.start(store_location(recording.state_dir), plan, warn)
     if not recorder.recorded:
@@ -200,23 +202,23 @@ def receive(
     """Collect the output of a `psfleet run --disconnected`: every host not received yet.
 
     Exit code: 0 every host ok, 1 some host not ok, 2 usage error or another receive of
-    the run still running.
+    the run still running, 130 interrupted (the hosts not finished stay receivable).
     """
     try:
-        claim, run_id, hosts, recorded_inventory = _receivable(run, state_dir)
+        claim, stored, hosts = _receivable(run, state_dir)
     except UsageError as exc:
         typer.echo(f"psfleet receive: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
     try:
         if not hosts:
-            typer.echo(f"psfleet receive: every host of run {run_id} was received", err=True)
+            typer.echo(f"psfleet receive: every host of run {stored.id} was received", err=True)
             raise typer.Exit(0)
         options = fanout.apply(connection.run_options())
         summary = eventloop.run(
             _receive_main,
-            run_id,
+            stored,
             hosts,
-            inventory or recorded_inventory,
+            inventory or _recorded_inventory(stored),
             options,
             state_dir,
             json_output,
@@ -228,14 +230,18 @@ def receive(
         raise typer.Exit(EXIT_USAGE) from exc
     finally:
         claim.release()
+    if summary is None:
+        typer.echo(
+            f"psfleet receive: interrupted; collect the rest with: psfleet receive {stored.id}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
     ok = summary.counts.get(HostStatus.OK, 0) == sum(summary.counts.values())
     raise typer.Exit(0 if ok else 1)
 
 
-def _receivable(
-    ref: str, store_dir: Path | None
-) -> tuple[Claim, str, list[StoredHost], Path | None]:
-    """The run's claim (this process alone receives it), its id, hosts left, inventory."""
+def _receivable(ref: str, store_dir: Path | None) -> tuple[Claim, StoredRun, list[StoredHost]]:
+    """The run's claim (this process alone receives it), the run, its hosts left."""
     try:
         conn = open_store(db_path(store_dir), warn)
     except StoreUnavailable as exc:
@@ -255,8 +261,12 @@ def _receivable(
         except sqlite3.Error as exc:
             raise UsageError(f"cannot read the run store: {exc}") from exc
     waiting = [h for h in hosts if h.status == DISCONNECTED and h.pool_id and h.pipeline_id]
+    return claim, run, waiting
+
+
+def _recorded_inventory(run: StoredRun) -> Path | None:
     inventory = run.targets_given.get("inventory")
-    return claim, run.id, waiting, Path(inventory) if isinstance(inventory, str) else None
+    return Path(inventory) if isinstance(inventory, str) else None
 
 
 def _claim(run_id: str, store_dir: Path | None) -> Claim:
@@ -271,7 +281,7 @@ def _claim(run_id: str, store_dir: Path | None) -> Claim:
 
 
 async def _receive_main(
-    run_id: str,
+    run: StoredRun,
     hosts: Sequence[StoredHost],
     inventory: Path | None,
     options: RunOptions,
@@ -279,11 +289,12 @@ async def _receive_main(
     json_output: bool,
     output_dir: Path | None,
     quiet: bool,
-) -> RunSummary:
+) -> RunSummary | None:
+    """The receive's summary; None when Ctrl-C (or SIGTERM) stopped it."""
     targets = await _targets(hosts, inventory, options)
     sessions = {h.host: Session(UUID(str(h.pool_id)), UUID(str(h.pipeline_id))) for h in hosts}
     recorder = await RunRecorder.start(
-        store_location(store_dir), RunPlan(commands=[], hosts=[]), warn, resume=run_id
+        store_location(store_dir), RunPlan(commands=[], hosts=[]), warn, resume=run.id
     )
     try:
         async with open_sinks(
@@ -295,7 +306,22 @@ async def _receive_main(
                 for sink in all_sinks:
                     await sink.handle(event)
 
-            return await receive_disconnected(targets, sessions, options, emit)
+            work = anyio.CancelScope()
+            async with anyio.create_task_group() as group:
+                group.start_soon(
+                    watch_interrupts,
+                    work.cancel,
+                    lambda: work.cancel_called,
+                    "the pools still running are disconnected again for a later receive",
+                )
+                with work:
+                    summary = await receive_disconnected(
+                        targets, sessions, options, emit, idle_timeout_s=run.idle_timeout_s
+                    )
+                group.cancel_scope.cancel()
+            # Interrupted: the hosts not finished stay `disconnected` in the store (no
+            # HostDone reached it), their pools disconnected again by receive_disconnected.
+            return None if work.cancel_called else summary
     finally:
         with anyio.CancelScope(shield=True):
             await recorder.aclose()

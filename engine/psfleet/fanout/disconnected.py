@@ -151,13 +151,20 @@ async def _start(
 
 
 async def receive_disconnected(
-    targets: Sequence[Target], sessions: Mapping[str, Session], options: RunOptions, emit: Emit
+    targets: Sequence[Target],
+    sessions: Mapping[str, Session],
+    options: RunOptions,
+    emit: Emit,
+    *,
+    idle_timeout_s: float | None = None,
 ) -> RunSummary:
     """Connect to every host's pool, stream its records, end each host with one status.
 
     `options.host_timeout` (from when the host's turn comes) and `options.run_timeout` bound
     each host: one cut off ends `timeout`, and its pool is disconnected again with its
-    command still running, for a later receive to collect the rest.
+    command still running, for a later receive to collect the rest; so is every pool this
+    receive holds when it is cancelled (Ctrl-C). Disconnected again, a pool is kept for
+    `idle_timeout_s`: the IdleTimeOut its run asked for (None: the one the host holds).
     """
     limiter = anyio.CapacityLimiter(options.throttle)
     counts = {status: 0 for status in HostStatus}
@@ -180,7 +187,10 @@ async def receive_disconnected(
                 await emit(_done(target.name, verdict, durations[target.name]))
 
             deadline = min(run_deadline, host_deadline)
-            await _receive(target, sessions[target.name], options, emit, deadline, cut_off, finish)
+            await _receive(
+                target, sessions[target.name], options, emit, deadline, cut_off, finish,
+                idle_timeout_s,
+            )  # fmt: skip
 
     async with anyio.create_task_group() as group:
         for target in targets:
@@ -208,6 +218,7 @@ async def _receive(
     deadline: float,
     cut_off: Verdict,
     finish: Callable[[Verdict], Awaitable[None]],
+    idle_timeout_s: float | None,
 ) -> None:
     """Collect one host; at `deadline`, end it with `cut_off` and leave its pool disconnected."""
     client = client_options_for(target, options.client)
@@ -223,13 +234,13 @@ async def _receive(
                 verdict = await _collect(target, pool, session, emit)
     except BaseException:  # the receive itself stopped (Ctrl-C): the output is still owed
         if pool is not None:
-            await _leave(pool)
+            await _leave(pool, idle_timeout_s)
         raise
     if scope.cancelled_caught:
         verdict = cut_off
         await finish(verdict)  # on time: the disconnect below is cleanup, not the host's work
         if pool is not None:
-            await _leave(pool)
+            await _leave(pool, idle_timeout_s)
         return
     if pool is not None:
         await pool.aclose()
@@ -253,10 +264,16 @@ async def _collect(target: Target, pool: RunspacePool, session: Session, emit: E
     return final_status(Happened(target.name, script=outcome))
 
 
-async def _leave(pool: RunspacePool) -> None:
-    """Disconnect the pool again, its command running; never Delete it (its output is owed)."""
+async def _leave(pool: RunspacePool, idle_timeout_s: float | None) -> None:
+    """Disconnect the pool again, its command running; never Delete it (its output is owed).
+
+    With the run's IdleTimeOut asked again, not the host's default. None (the run chose
+    none): a Disconnect without one leaves the host's IdleTimeOut for the shell unchanged
+    (WSManDisconnectShell: "If this parameter is NULL, the server session idle time-out
+    will not be changed").
+    """
     try:
-        await pool.disconnect()
+        await pool.disconnect(idle_timeout_s)
     except errors.PsfleetError as exc:
         log.warning("disconnect after the deadline failed", host=pool.host, error=repr(exc))
         with anyio.CancelScope(shield=True):

@@ -188,9 +188,11 @@ class WSManService:
         if target.closed:
             raise _shell_not_found(target.shell_id)
         if target.disconnected:
-            # Assumed, not checked against a capture: a Disconnect ends the polls of the
-            # client that left, so later output waits for the next client rather than go
-            # to a dead connection (else a receive cut off by its deadline loses it).
+            # No recording shows a Receive pending at a Disconnect (pypsrp's recorded
+            # exchanges poll one request at a time). MS-WSMV 3.1.4.15 has the server finish
+            # pending Receives before DisconnectResponse; here they end with the fault and
+            # no output, which stays buffered for the next client: the client that left
+            # has abandoned its poll, and output sent to it would be lost.
             raise _disconnected(target.shell_id)
         fragments = target.outbox.take(pipeline_id, room, _STREAM_OVERHEAD)
         if fragments and command is not None and host.fault.kind is FaultKind.DROP:
@@ -268,9 +270,11 @@ class WSManService:
                     FaultCode.ACCESS_DENIED,
                     f"The shell {target.shell_id} is in use by another client.",
                 )
-            # Assumed, not checked against Windows: a connected pool nobody polls has lost
-            # its client (killed mid-run); Windows disconnects such a session once the
-            # client's keep-alive lapses. Here that happens at the Connect.
+            # A connected pool nobody polls has lost its client (killed mid-run). Windows
+            # marks such a shell Disconnected once its IdleTimeOut passes with no request
+            # (pypsrp's recorded test_psrp_is_alive_state_disconnected: Get says State
+            # Disconnected after 62 s idle with IdleTimeOut 60 s); here it happens at the
+            # Connect, without the wait.
             target.disconnect()
         return disconnect.build_connect_pool_response(target.connect(request.connect_xml))
 
@@ -354,8 +358,9 @@ def _pool(host: HostRuntime, identity: Identity, env: Envelope) -> PsrpShell:
 
 
 def _disconnected(shell_id: str) -> _Fault:
-    # Not checked against a Windows capture: the code of this fault is an assumption (the
-    # shell-not-found one); a client must Connect or Reconnect before it polls again.
+    # The code of this fault is an assumption (the shell-not-found one): no recorded
+    # exchange (pypsrp's test_psrp_disconnect*, test_psrp_disconnected_commands) polls a
+    # disconnected shell. A client must Connect or Reconnect before it polls again.
     return _Fault(
         FaultCode.SHELL_NOT_FOUND,
         f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the "

@@ -26,7 +26,7 @@ SELECTIONS = (
 
 _RUN_COLUMNS = (
     "key, id, kind, started_at, ended_at, commands, args, targets_given, options, "
-    "keep_output, lock_path, summary"
+    "keep_output, lock_path, summary, idle_timeout_s"
 )
 
 
@@ -45,6 +45,7 @@ class StoredRun:
     state: str  # running, done, interrupted
     summary: dict[str, JsonValue] | None
     counts: dict[str, int]
+    idle_timeout_s: float | None = None  # a disconnected run's IdleTimeOut, if it chose one
 
     @property
     def hosts(self) -> int:
@@ -239,6 +240,7 @@ def _run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredRun:
         state=state,
         summary=summary,
         counts=counts,
+        idle_timeout_s=row[12],
     )
 
 

@@ -59,6 +59,7 @@ class RunPlan:
     args: Sequence[JsonValue] = ()
     kind: str = "run"
     keep_output: int = DEFAULT_KEEP_OUTPUT
+    idle_timeout_s: float | None = None  # disconnected: the IdleTimeOut asked of each host
 
 
 def new_run_id() -> str:
@@ -212,8 +213,8 @@ class _Writer:
     def _insert_run(conn: sqlite3.Connection, run_id: str, plan: RunPlan, lock: Path) -> int:
         with transaction(conn):
             cursor = conn.execute(
-                "INSERT INTO runs (id, kind, started_at, commands, args, targets_given, "
-                "options, keep_output, lock_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, kind, started_at, commands, args, targets_given, options, "
+                "keep_output, lock_path, idle_timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     plan.kind,
@@ -224,6 +225,7 @@ class _Writer:
                     dumps(plan.options),
                     plan.keep_output,
                     str(lock),
+                    plan.idle_timeout_s,
                 ),
             )
             key = cursor.lastrowid

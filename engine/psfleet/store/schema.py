@@ -17,7 +17,7 @@ from pathlib import Path
 
 import tenacity
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -33,7 +33,8 @@ CREATE TABLE runs (
     options TEXT NOT NULL,
     keep_output INTEGER NOT NULL,
     lock_path TEXT,
-    summary TEXT
+    summary TEXT,
+    idle_timeout_s REAL
 );
 CREATE INDEX runs_started ON runs (started_at);
 CREATE TABLE hosts (
@@ -76,6 +77,8 @@ _MIGRATIONS = {
         "ALTER TABLE hosts ADD COLUMN sha256 TEXT",
         "ALTER TABLE hosts ADD COLUMN changed INTEGER",
     ),
+    # 3: a disconnected run keeps the IdleTimeOut it asked for, for a receive to ask again.
+    2: ("ALTER TABLE runs ADD COLUMN idle_timeout_s REAL",),
 }
 
 Warn = Callable[[str], None]

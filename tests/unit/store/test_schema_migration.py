@@ -1,5 +1,6 @@
 """A store written by the first psfleet with a run store (schema 1) is migrated in place:
-its runs stay readable, and copy/fetch results can be recorded in it."""
+its runs stay readable, and copy/fetch results (2) and a disconnected run's IdleTimeOut (3)
+can be recorded in it."""
 
 from __future__ import annotations
 
@@ -44,3 +45,4 @@ def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
         "20261203-100000-abcdef", "done", "node01", "ok",
     )  # fmt: skip
     assert (host.bytes, host.sha256, host.changed) == (None, None, None)
+    assert run.idle_timeout_s is None  # schema 3: not recorded then (the host keeps its own)
