@@ -171,7 +171,7 @@ async def open_pool(
     """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure.
 
     `pool_id`: chosen beforehand (its ShellId follows from it), to be recorded first."""
-    pool = _new_pool(endpoint, options, pool_id)
+    pool = new_pool(endpoint, options, pool_id)
     try:
         await pool.open()
     except BaseException:
@@ -186,7 +186,7 @@ async def reconnect_pool(
     """Connect to a pool a client left disconnected (`RunspacePool.disconnect`); then
     `pool.attach(pipeline_id)` gives its pipelines. The caller must `await pool.aclose()`
     (which deletes the pool); a pool that cannot be connected is left as it was."""
-    pool = _new_pool(endpoint, options, pool_id)
+    pool = new_pool(endpoint, options, pool_id)
     try:
         await pool.connect()
     except BaseException:
@@ -195,9 +195,12 @@ async def reconnect_pool(
     return pool
 
 
-def _new_pool(
+def new_pool(
     endpoint: Endpoint, options: ClientOptions, pool_id: uuid.UUID | None = None
 ) -> RunspacePool:
+    """A pool not opened yet, for a caller that must decide when its cleanup runs (after
+    reporting a deadline, say): `await pool.open()`, then `await pool.aclose()` in every
+    case, failure included (it is idempotent and a no-op for a disconnected pool)."""
     transport = HostTransport(
         endpoint,
         options.auth,

@@ -21,8 +21,8 @@ from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
 from psfleet.cli.interrupts import EXIT_INTERRUPTED, watch_interrupts
 from psfleet.cli.option_groups import with_option_groups
-from psfleet.cli.output_options import JsonOutput, OutputDir, Quiet
-from psfleet.cli.recording import Recording, Rerun, run_targets, warn
+from psfleet.cli.output_options import JsonOutput, LogJson, OutputDir, Quiet
+from psfleet.cli.recording import Recording, Rerun, as_recorded, run_targets, warn
 from psfleet.cli.session_setup import open_sinks, resolve_all_targets
 from psfleet.cli.store_options import StateDir
 from psfleet.cli.target_options import Inventory
@@ -36,6 +36,8 @@ from psfleet.fanout.disconnected import (
     start_disconnected,
 )
 from psfleet.fanout.options import RunOptions
+from psfleet.logs import configure_json_file
+from psfleet.serialize import JsonValue, dumps, event_to_json
 from psfleet.store import (
     DISCONNECTED,
     Claim,
@@ -96,9 +98,13 @@ async def start_run(
     recording: Recording,
     idle_timeout_s: float | None,
     rerun: Rerun | None = None,
+    json_output: bool = False,
 ) -> int:
     """Start on every host, record the ids first; prints the run id. Exit code 0, 1, or
-    130 when interrupted (the commands already started are left disconnected)."""
+    130 when interrupted (the commands already started are left disconnected).
+
+    `json_output`: JSON lines instead: a `host_done` per host that could not be started,
+    then one `disconnected` event with the run id and the counts."""
     if not recording.enabled:
         raise UsageError(
             "--disconnected needs the run store (it keeps the sessions): no --no-store"
@@ -134,7 +140,10 @@ async def start_run(
     async def emit(event: Event) -> None:
         if isinstance(event, HostDone):
             failed.append(event)
-            sys.stdout.write(f"[{event.host}] {event.status}: {event.error_message}\n")
+            if json_output:
+                sys.stdout.write(dumps(event_to_json(event)) + "\n")
+            else:
+                sys.stdout.write(f"[{event.host}] {event.status}: {event.error_message}\n")
         await recorder.handle(event)
 
     work = anyio.CancelScope()
@@ -162,17 +171,32 @@ async def start_run(
     finally:
         await recorder.aclose()
     started = len(hosts) - len(failed)
-    if work.cancel_called:
+    if json_output:
+        _print_json_end(recorder.run_id, started, len(hosts), work.cancel_called)
+    elif work.cancel_called:
         sys.stdout.write(f"Interrupted: started on {started} of {len(hosts)} hosts, left ")
     else:
         sys.stdout.write(f"Started on {started} of {len(hosts)} hosts and ")
-    sys.stdout.write(
-        f"disconnected: run {recorder.run_id}\nCollect the output with: psfleet receive "
-        f"{recorder.run_id}\n"
-    )
+    if not json_output:
+        sys.stdout.write(
+            f"disconnected: run {recorder.run_id}\nCollect the output with: psfleet receive "
+            f"{recorder.run_id}\n"
+        )
     if work.cancel_called:
         return EXIT_INTERRUPTED
     return 1 if failed else 0
+
+
+def _print_json_end(run_id: str, started: int, hosts: int, interrupted: bool) -> None:
+    end: dict[str, JsonValue] = {
+        "event": "disconnected",
+        "run_id": run_id,
+        "started": started,
+        "hosts": hosts,
+        "interrupted": interrupted,
+        "receive": f"psfleet receive {run_id}",
+    }
+    sys.stdout.write(dumps(end) + "\n")
 
 
 class _Settled:
@@ -196,10 +220,13 @@ def receive(
     fanout: FanoutArgs,
     json_output: JsonOutput = False,
     output_dir: OutputDir = None,
+    log_json: LogJson = None,
     quiet: Quiet = False,
     state_dir: StateDir = None,
 ) -> None:
     """Collect the output of a `psfleet run --disconnected`: every host not received yet.
+
+    Connection options left at their defaults are the run's (its user and auth among them).
 
     Exit code: 0 every host ok, 1 some host not ok, 2 usage error or another receive of
     the run still running, 130 interrupted (the hosts not finished stay receivable).
@@ -213,7 +240,9 @@ def receive(
         if not hosts:
             typer.echo(f"psfleet receive: every host of run {stored.id} was received", err=True)
             raise typer.Exit(0)
-        options = fanout.apply(connection.run_options())
+        options = fanout.apply(as_recorded(connection, stored.options).run_options())
+        if log_json is not None:
+            configure_json_file(log_json)
         summary = eventloop.run(
             _receive_main,
             stored,

@@ -68,6 +68,22 @@ def recorded_options(connection: ConnectionArgs, fanout: FanoutArgs) -> dict[str
     return {k: str(v) if isinstance(v, Path) else v for k, v in chosen.items()}
 
 
+def as_recorded(connection: ConnectionArgs, recorded: dict[str, JsonValue]) -> ConnectionArgs:
+    """The connection a recorded run used, where this command line leaves an option at its
+    default: `psfleet receive` reattaches as the run connected (its user and auth among
+    them; the password is read again, as it was never recorded)."""
+    defaults = ConnectionArgs()
+    changes: dict[str, Any] = {}
+    for name in _CONNECTION_RECORDED:
+        value = recorded.get(name)
+        if value is not None and getattr(connection, name) == getattr(defaults, name):
+            changes[name] = Path(value) if name == "ca_file" and isinstance(value, str) else value
+    user = recorded.get("user")
+    if connection.user is None and ENV_USER not in os.environ and isinstance(user, str):
+        changes["user"] = user
+    return dataclasses.replace(connection, **changes)
+
+
 @dataclass(frozen=True, slots=True)
 class Rerun:
     """The hosts a recorded run's SELECT names, and what it ran."""

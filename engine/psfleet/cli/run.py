@@ -98,6 +98,7 @@ def run(
                     recording,
                     detach.idle_timeout,
                     rerun,
+                    json_output,
                 )
             )
         password_file = None if connection.password_file is None else str(connection.password_file)

@@ -22,9 +22,10 @@ import anyio
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from psfleet import errors
-from psfleet.client import open_pool, reconnect_pool
+from psfleet.client import new_pool, reconnect_pool
 from psfleet.events import HostDone, HostStatus, RecordEvent, RunSummary, Stream
 from psfleet.fanout.attempt import Emit, client_options_for, endpoint_for
+from psfleet.fanout.executor import run_broker
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.outcome import ScriptOutcome, is_retryable
 from psfleet.fanout.status import Happened, Stop, Verdict, final_status
@@ -68,39 +69,71 @@ async def start_disconnected(
 ) -> list[str]:
     """Start `script` on every target and disconnect; returns the hosts it runs on.
 
+    One credential broker for all hosts, as for a run: one ticket, one KDC probe, one
+    lockout guard.
+    """
+    with run_broker(options) as brokered:
+        return await _start_all(targets, sessions, script, args, brokered, emit, idle_timeout_s)
+
+
+async def _start_all(
+    targets: Sequence[Target],
+    sessions: Mapping[str, Session],
+    script: str,
+    args: Sequence[Any],
+    options: RunOptions,
+    emit: Emit,
+    idle_timeout_s: float | None,
+) -> list[str]:
+    """Start every host.
+
     Opening a host's pool is retried as a run retries (`options.retries`, retryable
-    failures only): nothing has started then. A host that could not be started gets its
-    final status (HostDone) now. Cancelled (Ctrl-C), hosts whose command started are left
-    disconnected (no HostDone: a receive collects them); the others are closed and end
-    `cancelled`.
+    failures only): nothing has started then. `options.host_timeout` (from when the host's
+    turn comes) and `options.run_timeout` bound each host's start; one cut off ends
+    `timeout` on time, and its pool is deleted after. A host that could not be started
+    gets its final status (HostDone) now. Cancelled (Ctrl-C), hosts whose command started
+    are left disconnected (no HostDone: a receive collects them); the others are closed
+    and end `cancelled`.
     """
     started: list[str] = []
     ended: set[str] = set()
     limiter = anyio.CapacityLimiter(options.throttle)
+    run_deadline = _deadline(options.run_timeout)
 
     async def one(target: Target) -> None:
         async with limiter:
             begun = time.monotonic()
+            deadline, stop, limit_s = _host_deadline(run_deadline, options)
+            session = sessions[target.name]
+            pool: RunspacePool | None = None
+            verdict: Verdict | None = None
             attempts = 0
             try:
-                async for attempt in _retrying(options):
-                    with attempt:
-                        attempts += 1
-                        client = client_options_for(target, options.client)
-                        endpoint = endpoint_for(target, options)
-                        pool = await open_pool(endpoint, client, sessions[target.name].pool_id)
-                await _start(
-                    pool,
-                    sessions[target.name],
-                    script,
-                    args,
-                    idle_timeout_s,
-                    lambda: started.append(target.name),
-                )
+                with anyio.CancelScope(deadline=deadline) as scope:
+                    async for attempt in _retrying(options):
+                        with attempt:
+                            attempts += 1
+                            if pool is not None:
+                                await pool.aclose()  # the failed attempt's
+                            client = client_options_for(target, options.client)
+                            pool = new_pool(endpoint_for(target, options), client, session.pool_id)
+                            await pool.open()
+                    assert pool is not None  # the last attempt opened it
+                    await _start(pool, session, script, args, idle_timeout_s)
+                    started.append(target.name)  # no checkpoint since the disconnect
             except errors.PsfleetError as exc:
-                ended.add(target.name)
                 verdict = final_status(Happened(target.name, error=exc))
+            except BaseException:  # Ctrl-C: a pool not left disconnected is deleted
+                if pool is not None:
+                    await pool.aclose()
+                raise
+            if scope.cancelled_caught and target.name not in started:
+                verdict = final_status(Happened(target.name, stop=stop, limit_s=limit_s))
+            if verdict is not None:
+                ended.add(target.name)  # reported on time: the Delete below is cleanup
                 await emit(_done(target.name, verdict, time.monotonic() - begun, attempts))
+            if pool is not None:
+                await pool.aclose()  # shielded; nothing to do for a disconnected pool
 
     try:
         async with anyio.create_task_group() as group:
@@ -134,20 +167,12 @@ async def _start(
     script: str,
     args: Sequence[Any],
     idle_timeout_s: float | None,
-    on_started: Callable[[], None],
 ) -> None:
-    try:
-        pipeline = pool.pipeline(script, *args, pipeline_id=session.pipeline_id)
-        await pipeline.start()
-    except BaseException:
-        await pool.aclose()  # not started: nothing is left behind
-        raise
-    try:
-        await pool.disconnect(idle_timeout_s)  # shielded: a Ctrl-C now still disconnects
-    except BaseException:
-        await pool.aclose()
-        raise
-    on_started()  # no checkpoint since the start: a cancellation cannot fall in between
+    """Start the command and leave it running; a pool left connected is the caller's to
+    delete (a failed Disconnect included: the command must not run unobserved)."""
+    pipeline = pool.pipeline(script, *args, pipeline_id=session.pipeline_id)
+    await pipeline.start()
+    await pool.disconnect(idle_timeout_s)  # shielded: a Ctrl-C now still disconnects
 
 
 async def receive_disconnected(
@@ -165,7 +190,19 @@ async def receive_disconnected(
     command still running, for a later receive to collect the rest; so is every pool this
     receive holds when it is cancelled (Ctrl-C). Disconnected again, a pool is kept for
     `idle_timeout_s`: the IdleTimeOut its run asked for (None: the one the host holds).
+    One credential broker for all hosts, as for a run.
     """
+    with run_broker(options) as brokered:
+        return await _receive_all(targets, sessions, brokered, emit, idle_timeout_s)
+
+
+async def _receive_all(
+    targets: Sequence[Target],
+    sessions: Mapping[str, Session],
+    options: RunOptions,
+    emit: Emit,
+    idle_timeout_s: float | None,
+) -> RunSummary:
     limiter = anyio.CapacityLimiter(options.throttle)
     counts = {status: 0 for status in HostStatus}
     durations: dict[str, float] = {}
@@ -175,18 +212,14 @@ async def receive_disconnected(
     async def one(target: Target) -> None:
         async with limiter:
             started = time.monotonic()
-            host_deadline = _deadline(options.host_timeout)
-            if run_deadline <= host_deadline:
-                cut_off = _cut_off(target.name, Stop.RUN_DEADLINE, options.run_timeout)
-            else:
-                cut_off = _cut_off(target.name, Stop.HOST_DEADLINE, options.host_timeout)
+            deadline, stop, limit_s = _host_deadline(run_deadline, options)
+            cut_off = _cut_off(target.name, stop, limit_s)
 
             async def finish(verdict: Verdict) -> None:
                 durations[target.name] = time.monotonic() - started
                 counts[verdict.status] += 1
                 await emit(_done(target.name, verdict, durations[target.name]))
 
-            deadline = min(run_deadline, host_deadline)
             await _receive(
                 target, sessions[target.name], options, emit, deadline, cut_off, finish,
                 idle_timeout_s,
@@ -203,6 +236,15 @@ async def receive_disconnected(
 
 def _deadline(seconds: float | None) -> float:
     return math.inf if seconds is None else anyio.current_time() + seconds
+
+
+def _host_deadline(run_deadline: float, options: RunOptions) -> tuple[float, Stop, float | None]:
+    """A host's deadline, from when its turn comes: the sooner of its own and the run's,
+    with what it stops and that limit's seconds."""
+    host_deadline = _deadline(options.host_timeout)
+    if run_deadline <= host_deadline:
+        return run_deadline, Stop.RUN_DEADLINE, options.run_timeout
+    return host_deadline, Stop.HOST_DEADLINE, options.host_timeout
 
 
 def _cut_off(host: str, stop: Stop, limit_s: float | None) -> Verdict:

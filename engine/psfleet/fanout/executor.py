@@ -7,8 +7,9 @@ HostStarted, RecordEvent, HostRetry, exactly one HostDone per host and a final R
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,6 +50,17 @@ def with_run_broker(options: RunOptions) -> tuple[RunOptions, CredentialBroker |
         return options, None
     client = dataclasses.replace(options.client, auth=auth)
     return dataclasses.replace(options, client=client), broker
+
+
+@contextlib.contextmanager
+def run_broker(options: RunOptions) -> Iterator[RunOptions]:
+    """`with_run_broker` for a block: the broker the run made is closed at its end."""
+    options, broker = with_run_broker(options)
+    try:
+        yield options
+    finally:
+        if broker is not None:
+            broker.close()
 
 
 class LocalExecutor:

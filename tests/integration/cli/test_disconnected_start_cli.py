@@ -83,3 +83,45 @@ def test_ctrl_c_leaves_started_commands_disconnected_and_closes_the_rest(
         statuses = [e["status"] for e in events if e["event"] == "host_done"]
         assert statuses == ["ok"] * left
         lab.wait_for("shells_open", lambda n: n == 0)
+
+
+def test_the_hosts_timeout_bounds_the_start_and_its_pool_is_deleted_after(
+    tmp_path: Path,
+) -> None:
+    """With the default auth (negotiate, no KDC for LAB here), as a new user runs it.
+
+    node02 never answers; node03 answers each request 0.7 s late, so its Create is still
+    unanswered at the 1 s deadline: both end `timeout` on time, and node03's shell,
+    created after all, is deleted by the cleanup that follows. The start and the receive
+    each find out once that Kerberos cannot be used, and the receive reattaches as the
+    run's user without -u.
+    """
+    process, lab = start_fleet(
+        tmp_path, "127.30.4.21", 3, "--faults", "blackhole:node02,slow:node03@700"
+    )
+    with process:
+        started = cli(tmp_path, "run", "all", "--inventory", str(lab.inventory),
+                      "-u", "LAB\\admin", "--retries", "0", "--timeout", "1", "--disconnected",
+                      "--json", "--log-json", str(tmp_path / "start.jsonl"),
+                      "-c", "Start-Sleep 2; 'late'")  # fmt: skip
+        assert started.returncode == 1, started.stdout + started.stderr
+        events = [json.loads(line) for line in started.stdout.splitlines()]
+        done = {e["host"]: e for e in events if e["event"] == "host_done"}
+        assert sorted(done) == ["node02", "node03"]  # node01 started: no final status yet
+        for host in done.values():
+            assert host["status"] == "timeout", host
+            assert host["duration_s"] <= 1 + 1, host
+        end = events[-1]
+        assert end["event"] == "disconnected" and (end["started"], end["hosts"]) == (1, 3)
+
+        received = cli(tmp_path, "receive", end["run_id"], "--json",
+                       "--log-json", str(tmp_path / "receive.jsonl"))  # fmt: skip
+        assert received.returncode == 0, received.stdout + received.stderr
+        records = [json.loads(line) for line in received.stdout.splitlines()]
+        assert [(e["host"], e["data"]) for e in records if e["event"] == "record"] == [
+            ("node01", "late")
+        ]
+        for log in ("start.jsonl", "receive.jsonl"):
+            lines = (tmp_path / log).read_text().splitlines()
+            assert sum("negotiate uses NTLM" in line for line in lines) == 1, log
+        lab.wait_for("shells_open", lambda n: n == 0)
