@@ -129,9 +129,10 @@ def simulator(
         server.wait(60)
 
 
-def cpu_s(process: psutil.Process) -> float:
+def cpu_s(process: psutil.Process) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process so far."""
     times = process.cpu_times()
-    return float(times.user + times.system)
+    return float(times.user), float(times.system)
 
 
 def cold_round(
@@ -179,20 +180,26 @@ def main() -> None:
             simulator(args.hosts, args.rtt_ms, scratch, kdc, args.profile, placement.server)
         )
         cold_round("ntlm", inventory, CREDENTIAL[0], CREDENTIAL[1], clean_env(), placement.client)
-        results = []
+        results: list[tuple[float, float]] = []
         for _ in range(args.rounds):
             before = cpu_s(server)
             cold_round(args.auth, inventory, user, password, env, placement.client)
-            results.append((cpu_s(server) - before) * 1000 / args.hosts)
+            after = cpu_s(server)
+            user, system = ((a - b) * 1000 / args.hosts for a, b in zip(after, before, strict=True))
+            results.append((user, system))
         if args.profile:
             server.send_signal(signal.SIGUSR1)
             cold_round(args.auth, inventory, user, password, env, placement.client)
             server.send_signal(signal.SIGUSR2)
-    rounds = " ".join(f"{value:.3f}" for value in results)
-    print(f"auth={args.auth} hosts={args.hosts} sim_cpu_ms_per_cold_host_by_round={rounds}")
+    rounds = " ".join(f"{user + system:.3f}" for user, system in results)
+    split = " ".join(f"{user:.2f}+{system:.2f}" for user, system in results)
+    print(
+        f"auth={args.auth} hosts={args.hosts} sim_cpu_ms_per_cold_host_by_round={rounds}"
+        f" user+sys={split}"
+    )
     if args.profile:
         # The profiled round is a later one: scaled onto the last unprofiled round's CPU.
-        true_cpu_s = results[-1] * args.hosts / 1000
+        true_cpu_s = sum(results[-1]) * args.hosts / 1000
         print(json.dumps(analyse(args.profile, args.hosts, true_cpu_s, _LAYERS, _PHASES), indent=1))
 
 
