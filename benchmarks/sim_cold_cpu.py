@@ -185,8 +185,10 @@ def main() -> None:
             before = cpu_s(server)
             cold_round(args.auth, inventory, user, password, env, placement.client)
             after = cpu_s(server)
-            user, system = ((a - b) * 1000 / args.hosts for a, b in zip(after, before, strict=True))
-            results.append((user, system))
+            user_ms, system_ms = (
+                (a - b) * 1000 / args.hosts for a, b in zip(after, before, strict=True)
+            )
+            results.append((user_ms, system_ms))
         if args.profile:
             server.send_signal(signal.SIGUSR1)
             cold_round(args.auth, inventory, user, password, env, placement.client)
