@@ -68,13 +68,17 @@ _PHASES = (
 )
 
 
-def layer_of(filename: str, function: str) -> str:
+FileLayers = tuple[tuple[str, str], ...]
+Phases = tuple[tuple[str, str, str], ...]
+
+
+def layer_of(filename: str, function: str, file_layers: FileLayers = _FILE_LAYERS) -> str:
     if filename == "~":
         for layer, words in _BUILTIN_LAYERS:
             if any(word in function for word in words):
                 return layer
         return _BUILTINS
-    for layer, marker in _FILE_LAYERS:
+    for layer, marker in file_layers:
         if marker in filename:
             return layer
     return _STDLIB if "/lib/python3" in filename else "other"
@@ -87,17 +91,19 @@ _GENERIC = (_STDLIB, _BUILTINS)
 _CALLER_DEPTH = 4
 
 
-def owners(key: Key, stats: dict[Key, Any], depth: int = 0) -> dict[str, float]:
+def owners(
+    key: Key, stats: dict[Key, Any], depth: int = 0, file_layers: FileLayers = _FILE_LAYERS
+) -> dict[str, float]:
     """Which layers a function's self time belongs to: its own, or (for a generic helper)
     its callers', weighted by how much of its time each caller's calls took."""
-    layer = layer_of(key[0], key[2])
+    layer = layer_of(key[0], key[2], file_layers)
     callers = stats[key][4]
     spent = sum(edge[2] for edge in callers.values())
     if layer not in _GENERIC or depth == _CALLER_DEPTH or spent <= 0:
         return {layer: 1.0}
     shares: dict[str, float] = defaultdict(float)
     for caller, edge in callers.items():
-        for owner, weight in owners(caller, stats, depth + 1).items():
+        for owner, weight in owners(caller, stats, depth + 1, file_layers).items():
             shares[owner] += weight * edge[2] / spent
     return shares
 
@@ -122,7 +128,15 @@ async def cold_hosts(targets: list[Target], spec: ChildSpec) -> float:
     return time.process_time() - started
 
 
-def analyse(profile: cProfile.Profile, hosts: int, true_cpu_s: float) -> dict[str, Any]:
+def analyse(
+    profile: cProfile.Profile | str,
+    hosts: int,
+    true_cpu_s: float,
+    file_layers: FileLayers = _FILE_LAYERS,
+    phases_of: Phases = _PHASES,
+) -> dict[str, Any]:
+    """Layers, phases and top functions in true ms per host (see the module's docstring);
+    `profile` a profiler or a file it was dumped to."""
     stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     profiled = sum(entry[2] for entry in stats.values())  # total self time
     scale = true_cpu_s / profiled / hosts * 1000  # profiled seconds -> true ms per host
@@ -131,17 +145,17 @@ def analyse(profile: cProfile.Profile, hosts: int, true_cpu_s: float) -> dict[st
     phases: dict[str, float] = {}
     for key, (_, calls, self_s, cumulative_s, _) in stats.items():
         filename, line, function = key
-        for owner, weight in owners(key, stats).items():
+        for owner, weight in owners(key, stats, 0, file_layers).items():
             layers[owner] += self_s * scale * weight
         rows.append((self_s, cumulative_s, calls, short(filename, line, function)))
-        for label, suffix, name in _PHASES:
+        for label, suffix, name in phases_of:
             if filename.endswith(suffix) and function == name:
                 phases[label] = phases.get(label, 0.0) + cumulative_s * scale
     rows.sort(reverse=True)
     return {
         "layers_ms_per_host": {k: round(v, 3) for k, v in sorted(layers.items(), key=_by_value)},
         "phases_ms_per_host": {
-            label: round(phases[label], 3) for label, _, _ in _PHASES if label in phases
+            label: round(phases[label], 3) for label, _, _ in phases_of if label in phases
         },
         "top": [
             {

@@ -11,13 +11,19 @@ from typing import Any, cast
 from xml.etree import ElementTree
 
 import psrpcore
-from psrpcore.types import PipelineResultTypes, PSInvocationState, PSRPMessageType
+from psrpcore.types import (
+    PipelineResultTypes,
+    PSInvocationState,
+    PSRPMessageType,
+    RunspacePoolState,
+)
 
 from psfleet.errors import ProtocolError
 from psfleet.simfleet import minips
 from psfleet.simfleet.answers import AnswerCache, Message, Recorder, create_pipeline_of, frame
 from psfleet.simfleet.hostfacts import SessionContext
 from psfleet.simfleet.minips import items
+from psfleet.simfleet.open_answers import OpenAnswer, OpenAnswers, open_key, pool_id_of
 from psfleet.simfleet.outbox import Outbox, message_type_of, pipeline_id_of, split_fragments
 from psfleet.simfleet.pipeline_input import StreamedInput
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
@@ -42,6 +48,9 @@ _CONNECT_ANSWER = frozenset(
 # OutputBufferingMode Block: a disconnected pipeline pauses when its buffer is full).
 _BACKPRESSURE_BYTES = 1 << 20
 _LONGEST_SLEEP_S = 3600.0
+# What a pool's opening alone gives: the answer is then the same for every host.
+_OPENING_EVENTS = [psrpcore.SessionCapabilityEvent, psrpcore.InitRunspacePoolEvent]
+_FIRST_OBJECT_ID = 1  # psrpcore's first object id on a new pool
 
 
 @dataclass(eq=False)
@@ -53,6 +62,17 @@ class _Command:
     task: asyncio.Task[None] | None = None
     recorder: Recorder | None = None  # records the answer of a cacheable first run
     done: bool = False
+
+
+@dataclass(eq=False)
+class _ReplayedOpening:
+    """A pool opened from a recorded answer (open_answers.py): psrpcore has not seen the
+    client's creationXml yet, and gets it only when something needs the pool itself."""
+
+    creation_xml: bytes
+    pool_id: uuid.UUID
+    next_object_id: int  # psrpcore's would be this after the recorded answer
+    object_ids_used: int = 0  # handed out since, by replayed pipeline answers
 
 
 class PsrpShell:
@@ -68,13 +88,16 @@ class PsrpShell:
         fragment_size: int,
         on_execution: Callable[[bool], None],
         answers: AnswerCache,
+        openings: OpenAnswers,
     ) -> None:
         self.shell_id = shell_id
         self.context = context
         self.fragment_size = fragment_size
         self._on_execution = on_execution
         self._answers = answers
-        self.pool = psrpcore.ServerRunspacePool()
+        self._openings = openings
+        self._pool: psrpcore.ServerRunspacePool | None = None
+        self._replayed_opening: _ReplayedOpening | None = None
         self.outbox = Outbox()
         self.commands: dict[str, _Command] = {}
         self._by_pipeline: dict[uuid.UUID, _Command] = {}
@@ -85,8 +108,36 @@ class PsrpShell:
     def running_commands(self) -> int:
         return sum(1 for c in self.commands.values() if not c.done)
 
+    @property
+    def pool(self) -> psrpcore.ServerRunspacePool:
+        """psrpcore's pool, made to have processed the creationXml of a replayed opening."""
+        if self._pool is None:
+            self._pool = psrpcore.ServerRunspacePool()
+            if self._replayed_opening is not None:
+                self._catch_up(self._pool, self._replayed_opening)
+        return self._pool
+
     def open(self, creation_xml: bytes) -> None:
-        self._feed(creation_xml, psrpcore.StreamType.default, None)
+        pool_id = pool_id_of(creation_xml)
+        key = open_key(creation_xml, pool_id, self.fragment_size) if pool_id else None
+        answer = self._openings.get(key) if key is not None else None
+        if pool_id is not None and answer is not None:
+            fragments = answer.for_pool(pool_id)
+            opened = sum(message_type_of(f) is not None for f in fragments)
+            self._replayed_opening = _ReplayedOpening(
+                creation_xml, pool_id, _FIRST_OBJECT_ID + opened
+            )
+            for fragment in fragments:
+                self.outbox.put(None, fragment)
+            self.outbox.wake()
+            return
+        events = self._receive(creation_xml, psrpcore.StreamType.default, None)
+        for event in events:
+            self._on_event(event)
+        fragments = self._pump()
+        opened = self.pool.state == RunspacePoolState.Opened
+        if key is not None and pool_id is not None and opened and _is_opening(events):
+            self._openings.put(key, OpenAnswer(pool_id, tuple(fragments)))
 
     def command(self, command_id: str | None, arguments: bytes) -> str:
         """Create the pipeline of a CreatePipeline fragment; start it unless input is due."""
@@ -238,20 +289,41 @@ class PsrpShell:
         command.done = True
         self._add(command)
 
-        def next_object_id() -> int:
-            # The pool hands out object ids, so that ours never clash with psrpcore's.
-            return int(cast(Any, self.pool)._fragment_counter)
-
         fragments = frame(
             answer,
-            self.pool.runspace_pool_id,
+            self._pool_id(),
             command.pipeline_id,
-            next_object_id,
+            self._next_object_id,
             self.fragment_size,
         )
         for fragment in fragments:
             self.outbox.put(command.pipeline_id, fragment)
         self.outbox.wake()
+
+    def _pool_id(self) -> uuid.UUID:
+        opening = self._replayed_opening
+        if self._pool is None and opening is not None:
+            return opening.pool_id
+        return self.pool.runspace_pool_id
+
+    def _next_object_id(self) -> int:
+        """The pool hands out object ids, so that ours never clash with psrpcore's."""
+        opening = self._replayed_opening
+        if self._pool is None and opening is not None:
+            opening.object_ids_used += 1
+            return opening.next_object_id + opening.object_ids_used - 1
+        return _take_object_id(self.pool)
+
+    def _catch_up(self, pool: psrpcore.ServerRunspacePool, opening: _ReplayedOpening) -> None:
+        """Bring a fresh pool to where a replayed opening left the client: the creationXml
+        processed, its answer (already sent, from the record) dropped, the object ids that
+        replayed pipeline answers used taken."""
+        self._pool = pool
+        self._receive(opening.creation_xml, psrpcore.StreamType.default, None)
+        while pool.data_to_send(self.fragment_size) is not None:
+            pass
+        for _ in range(opening.object_ids_used):
+            _take_object_id(pool)
 
     def _feed(self, data: bytes, stream_type: Any, pipeline_id: uuid.UUID | None) -> None:
         for event in self._receive(data, stream_type, pipeline_id):
@@ -331,15 +403,30 @@ class PsrpShell:
         if finished and recorder is not None and recorder.replayable:
             self._answers.put(recorder.key, recorder.messages)
 
-    def _pump(self) -> None:
-        while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
+    def _pump(self) -> list[bytes]:
+        """Queue what psrpcore has to send for the client's Receives; returns it."""
+        queued: list[bytes] = []
+        if self._pool is None:
+            return queued  # a replayed opening: psrpcore has produced nothing yet
+        while (payload := self._pool.data_to_send(self.fragment_size)) is not None:
             command = self._by_pipeline.get(payload.pipeline_id) if payload.pipeline_id else None
             recorder = command.recorder if command is not None else None
             for fragment in split_fragments(payload.data):
                 self.outbox.put(payload.pipeline_id, fragment)
+                queued.append(fragment)
                 if recorder is not None:
                     recorder.add(fragment)
         self.outbox.wake()
+        return queued
+
+
+def _take_object_id(pool: psrpcore.ServerRunspacePool) -> int:
+    # psrpcore's counter of object ids (read = taken); it has no public way to share it.
+    return int(cast(Any, pool)._fragment_counter)
+
+
+def _is_opening(events: list[Any]) -> bool:
+    return [type(event) for event in events] == _OPENING_EVENTS
 
 
 def _cacheable(pipeline: psrpcore.ServerPipeline) -> bool:

@@ -12,6 +12,7 @@ from psfleet.simfleet.auth import Identity
 from psfleet.simfleet.faults import FaultKind
 from psfleet.simfleet.host import HostRuntime, QuotaFault, Shell, new_shell_id
 from psfleet.simfleet.hostfacts import HostFacts
+from psfleet.simfleet.open_answers import OpenAnswers
 from psfleet.simfleet.psrp_shell import PsrpShell
 from psfleet.simfleet.stats import Counter
 from psfleet.simfleet.winrs_shell import WinrsShell
@@ -51,6 +52,7 @@ class WSManService:
         self._lookup = lookup
         self._receive_cap_s = receive_cap_s
         self._idle_timeout_s = idle_timeout_s
+        self._openings = OpenAnswers()  # the fleet's: a pool's opening is host-independent
 
     async def handle(
         self, host: HostRuntime, identity: Identity, envelope: Envelope, client_ip: str
@@ -111,6 +113,7 @@ class WSManService:
                 fragment_size=_payload_budget(env),
                 on_execution=host.count_execution,
                 answers=host.answers,
+                openings=self._openings,
             )
             new.open(request.creation_xml)
         else:

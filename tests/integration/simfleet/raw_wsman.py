@@ -169,7 +169,7 @@ class RawPeer:
         pool.open()
         creation = pool.data_to_send()
         assert creation is not None
-        raw = RawPool(self, pool, str(pool.runspace_pool_id).upper(), max_envelope)
+        raw = RawPool(self, pool, str(pool.runspace_pool_id).upper(), max_envelope, creation.data)
         answer = self.call(
             names.ACTION_CREATE,
             shell.build_create(
@@ -185,7 +185,9 @@ class RawPeer:
         for _ in range(MAX_POLLS):
             if pool.state == RunspacePoolState.Opened:
                 return raw
-            raw.feed(raw.receive(None), None)
+            received = raw.receive(None)
+            raw.opening.append(received)
+            raw.feed(received, None)
         raise AssertionError("the runspace pool did not open")
 
 
@@ -206,6 +208,8 @@ class RawPool:
     pool: Any  # psrpcore.ClientRunspacePool
     shell_id: str
     max_envelope: int
+    creation_xml: bytes  # what the Create carried
+    opening: list[Answer] = field(default_factory=list)  # the Receives that opened it
 
     def receive(self, command_id: str | None, *, operation_timeout_s: float = 20) -> Answer:
         return self.peer.receive(
