@@ -17,6 +17,7 @@ from psfleet.bench.probe import HostProbe, ProbePlan, probe_host
 from psfleet.bench.usage import Usage, usage_now
 from psfleet.errors import UsageError
 from psfleet.fanout.attempt import client_options_for, endpoint_for
+from psfleet.fanout.executor import run_broker
 from psfleet.fanout.options import RunOptions
 from psfleet.targets.model import Target
 
@@ -48,7 +49,20 @@ async def bench_fleet(
     plan: ProbePlan,
     on_probe: OnProbe | None = None,
 ) -> FleetBench:
-    """Probe every target; the producer waits for a free slot, so tasks stay at `throttle`."""
+    """Probe every target; the producer waits for a free slot, so tasks stay at `throttle`.
+
+    One credential broker for all hosts, as a run has: one ticket, one KDC probe.
+    """
+    with run_broker(options) as brokered:
+        return await _bench_all(targets, brokered, plan, on_probe)
+
+
+async def _bench_all(
+    targets: Sequence[Target],
+    options: RunOptions,
+    plan: ProbePlan,
+    on_probe: OnProbe | None,
+) -> FleetBench:
     probes: dict[str, HostProbe] = {}
     slots = anyio.Semaphore(options.throttle)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
-from structlog.testing import capture_logs
 
 from psfleet.client import connect
 from psfleet.simfleet import Quotas, SimFleet
@@ -39,8 +39,9 @@ def on(fleet: SimFleet, **settings: Any) -> Any:
     )
 
 
-def _stop_failures(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [entry for entry in logs if entry["event"] == "pipeline stop failed"]
+def _stop_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """psfleet's loggers write to stdlib logging (structlog's capture_logs never sees them)."""
+    return [r for r in caplog.records if "pipeline stop failed" in str(r.msg)]
 
 
 async def test_a_pipeline_cancelled_before_its_command_answer_is_still_stopped(
@@ -59,36 +60,36 @@ async def test_a_pipeline_cancelled_before_its_command_answer_is_still_stopped(
 
 
 async def test_leaving_a_finished_pipeline_early_receives_its_end_without_a_fault(
-    start: StartFleet,
+    start: StartFleet, caplog: pytest.LogCaptureFixture
 ) -> None:
     fleet = await start()
     async with on(fleet) as pool:
         # The host finishes at once; its output takes several Receives to come back.
         stream = pool.stream("1..3 | ForEach-Object { 'z' * 200000 }")
-        with capture_logs() as logs:
-            async for _ in stream:
-                break
-            await stream.aclose()
+        async for _ in stream:
+            break
+        await stream.aclose()
         faults_after_stop = fleet.stats()["faults"]
         assert (await pool.invoke("'after'")).output == ["after"]
-    assert _stop_failures(logs) == []
+    assert _stop_failures(caplog) == []
     assert faults_after_stop == 0  # no "command not found" answered to a Receive
     assert fleet.stats()["shells_open"] == 0
 
 
-async def test_stopping_a_running_pipeline_ends_it_as_stopped(start: StartFleet) -> None:
+async def test_stopping_a_running_pipeline_ends_it_as_stopped(
+    start: StartFleet, caplog: pytest.LogCaptureFixture
+) -> None:
     fleet = await start()
     async with on(fleet) as pool:
         stream = pool.stream("'first'; Start-Sleep 30; 'never'")
-        with capture_logs() as logs:
-            async for record in stream:
-                assert record.data == "first"
-                break
-            with anyio.fail_after(5):
-                await stream.aclose()
+        async for record in stream:
+            assert record.data == "first"
+            break
+        with anyio.fail_after(5):
+            await stream.aclose()
         assert stream.state is not None and stream.state.name == "STOPPED"
         assert (await pool.invoke("'after'")).output == ["after"]
-    assert _stop_failures(logs) == []
+    assert _stop_failures(caplog) == []
     assert fleet.stats()["shells_open"] == 0
 
 
