@@ -321,7 +321,10 @@ async def _receive_main(
 ) -> RunSummary | None:
     """The receive's summary; None when Ctrl-C (or SIGTERM) stopped it."""
     targets = await _targets(hosts, inventory, options)
-    sessions = {h.host: Session(UUID(str(h.pool_id)), UUID(str(h.pipeline_id))) for h in hosts}
+    sessions = {
+        h.host: Session(UUID(str(h.pool_id)), UUID(str(h.pipeline_id)), attempted=h.attempts > 0)
+        for h in hosts
+    }
     recorder = await RunRecorder.start(
         store_location(store_dir), RunPlan(commands=[], hosts=[]), warn, resume=run.id
     )

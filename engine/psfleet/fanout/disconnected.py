@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from psfleet import errors
 from psfleet.client import new_pool, reconnect_pool
-from psfleet.events import HostDone, HostStatus, RecordEvent, RunSummary, Stream
+from psfleet.events import HostDone, HostStarted, HostStatus, RecordEvent, RunSummary, Stream
 from psfleet.fanout.attempt import Emit, client_options_for, endpoint_for
 from psfleet.fanout.executor import run_broker
 from psfleet.fanout.options import RunOptions
@@ -34,6 +34,12 @@ from psfleet.session.pool import RunspacePool
 from psfleet.session.records import PipelineState
 from psfleet.targets.model import Target
 
+_NEVER_STARTED = Verdict(
+    HostStatus.CANCELLED,
+    "NeverStarted",
+    "never started: the client that ran --disconnected stopped before this host's turn",
+    "run it again: psfleet run --rerun RUN:cancelled",
+)
 _LEFT_RUNNING = "its command was left running on the host: psfleet receive again collects the rest"
 log = get_logger("psfleet.disconnected")
 
@@ -44,6 +50,9 @@ class Session:
 
     pool_id: uuid.UUID
     pipeline_id: uuid.UUID
+    # Whether the start came to this host (HostStarted, before its Create): a pool the
+    # host does not know, never tried, was never made, not lost.
+    attempted: bool = True
 
     @classmethod
     def new(cls) -> Session:
@@ -113,6 +122,7 @@ async def _start_all(
                     async for attempt in _retrying(options):
                         with attempt:
                             attempts += 1
+                            await emit(HostStarted(target.name, attempts))  # before the Create
                             if pool is not None:
                                 await pool.aclose()  # the failed attempt's
                             client = client_options_for(target, options.client)
@@ -271,7 +281,7 @@ async def _receive(
             try:
                 pool = await reconnect_pool(endpoint_for(target, options), client, session.pool_id)
             except errors.PsfleetError as exc:
-                verdict = final_status(Happened(target.name, error=exc, reattaching=True))
+                verdict = _reattach_failed(target.name, session, exc)
             else:
                 verdict = await _collect(target, pool, session, emit)
     except BaseException:  # the receive itself stopped (Ctrl-C): the output is still owed
@@ -287,6 +297,12 @@ async def _receive(
     if pool is not None:
         await pool.aclose()
     await finish(verdict)
+
+
+def _reattach_failed(host: str, session: Session, error: errors.PsfleetError) -> Verdict:
+    if isinstance(error, errors.ShellNotFound) and not session.attempted:
+        return _NEVER_STARTED
+    return final_status(Happened(host, error=error, reattaching=True))
 
 
 async def _collect(target: Target, pool: RunspacePool, session: Session, emit: Emit) -> Verdict:
