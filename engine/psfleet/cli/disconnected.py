@@ -30,6 +30,7 @@ from psfleet.errors import UsageError
 from psfleet.events import Event, HostDone, HostStatus, RunSummary
 from psfleet.fanout.api import Sink
 from psfleet.fanout.disconnected import (
+    NEVER_STARTED,
     Session,
     one_script,
     receive_disconnected,
@@ -206,9 +207,14 @@ class _Settled:
         self._recorder = recorder
 
     async def handle(self, event: Event) -> None:
-        if isinstance(event, HostDone) and event.status in _TRY_AGAIN:
+        if isinstance(event, HostDone) and event.status in _TRY_AGAIN and not _final(event):
             return
         await self._recorder.handle(event)
+
+
+def _final(done: HostDone) -> bool:
+    """A host whose start never came to it: no pool, nothing to collect later."""
+    return done.error_type == NEVER_STARTED
 
 
 @with_option_groups(connection=ConnectionArgs, fanout=FanoutArgs)

@@ -34,9 +34,10 @@ from psfleet.session.pool import RunspacePool
 from psfleet.session.records import PipelineState
 from psfleet.targets.model import Target
 
+NEVER_STARTED = "NeverStarted"  # the error_type of a host the start never came to
 _NEVER_STARTED = Verdict(
     HostStatus.CANCELLED,
-    "NeverStarted",
+    NEVER_STARTED,
     "never started: the client that ran --disconnected stopped before this host's turn",
     "run it again: psfleet run --rerun RUN:cancelled",
 )

@@ -144,6 +144,9 @@ def test_a_client_killed_mid_run_loses_nothing(fleet: Fleet, tmp_path: Path) -> 
     assert all(e["error_type"] == "NeverStarted" for e in never)
     assert list(statuses.values()).count("lost") <= 4
     fleet.wait_for("shells_open", lambda n: n == 0)
+    # Final: recorded as such, so --rerun RUN:cancelled runs exactly those.
+    [run] = json.loads(cli(tmp_path, "runs", "--json").stdout)
+    assert run["counts"].get("cancelled", 0) == len(never)
 
 
 def test_a_pool_expired_on_the_host_ends_lost_not_hung(tmp_path: Path) -> None:
