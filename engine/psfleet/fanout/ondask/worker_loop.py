@@ -27,6 +27,7 @@ from psfleet.transport.credentials import CredentialBroker
 
 T = TypeVar("T")
 PLUGIN_NAME = "psfleet-worker-loop"
+WORKER_TOPIC = "psfleet-worker"
 
 
 class WorkerLoop:
@@ -37,6 +38,7 @@ class WorkerLoop:
         self._stack: contextlib.ExitStack | None = None
         self._portal: BlockingPortal | None = None
         self._brokers: dict[tuple[int, float], CredentialBroker] = {}
+        self._thread: threading.Thread | None = None
 
     def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `func(*args)` on the process's loop; blocks the calling (task) thread."""
@@ -57,13 +59,16 @@ class WorkerLoop:
     def brokers(self) -> int:
         return len(self._brokers)
 
-    def close(self) -> None:
+    def close(self) -> bool | None:
+        """Close the brokers and stop the loop; whether its thread has ended (None: no loop)."""
         with self._lock:
-            if self._portal is None or self._stack is None:
-                return
+            if self._portal is None or self._stack is None or self._thread is None:
+                return None
             self._portal.call(self._close_brokers)
-            self._stack.close()
+            self._stack.close()  # stops the loop and waits for its thread
             self._portal = self._stack = None
+            ended, self._thread = not self._thread.is_alive(), None
+            return ended
 
     async def _close_brokers(self) -> None:
         for broker in self._brokers.values():
@@ -78,7 +83,12 @@ class WorkerLoop:
                 self._portal = self._stack.enter_context(
                     start_blocking_portal(backend, options, name="psfleet-worker-loop")
                 )
+                self._thread = self._portal.call(_current_thread)
             return self._portal
+
+
+async def _current_thread() -> threading.Thread:
+    return threading.current_thread()
 
 
 _process_loop = WorkerLoop()
@@ -90,13 +100,17 @@ def process_loop() -> WorkerLoop:
 
 def close_with_the_worker() -> Any:
     """A distributed.WorkerPlugin (registered idempotently: once per cluster) whose teardown,
-    when a worker ends, closes that worker process's loop and brokers."""
+    when a worker ends, closes that worker process's loop and brokers, and says so in the
+    worker's Dask event log (topic WORKER_TOPIC: `client.get_events`)."""
     from distributed import WorkerPlugin  # noqa: PLC0415 (the optional extra)
 
     class CloseWorkerLoop(WorkerPlugin):
         idempotent = True
 
         def teardown(self, worker: Any) -> None:
-            process_loop().close()
+            ended = process_loop().close()
+            if ended is not None:
+                message = {"action": "loop-closed", "worker": worker.address, "thread_ended": ended}
+                worker.log_event(WORKER_TOPIC, message)
 
     return CloseWorkerLoop()
