@@ -1,5 +1,8 @@
 """A worker that ends closes its psfleet event loop: the loop's thread is gone, no shell left.
 
+The report names the thread that ran the loop (its ident, as the loop saw it); the test checks
+it is the `psfleet-worker-loop` thread seen on that worker before it retired.
+
 A cluster of its own (on 127.35.0.1, fleet on 127.35.1.1): its workers are retired here.
 """
 
@@ -47,18 +50,18 @@ def fleet() -> Iterator[ThreadedFleet]:
         yield running
 
 
-def _loop_threads() -> int:
+def _loop_threads() -> list[int | None]:
     import threading  # noqa: PLC0415 (runs on the worker)
 
-    return sum(t.name == "psfleet-worker-loop" for t in threading.enumerate())
+    return [t.ident for t in threading.enumerate() if t.name == "psfleet-worker-loop"]
 
 
-def _loops_closed(client: Any, expected: int, within_s: float = 20.0) -> dict[str, bool]:
+def _loops_closed(client: Any, expected: int, within_s: float = 20.0) -> dict[str, Any]:
     """The workers' `loop-closed` reports: a worker closes after the scheduler let it go."""
     deadline = time.monotonic() + within_s
     while True:
         closed = {
-            message["worker"]: message["thread_ended"]
+            message["worker"]: {k: message[k] for k in ("thread", "thread_ended", "loop_closed")}
             for _, message in client.get_events(WORKER_TOPIC)
             if message.get("action") == "loop-closed"
         }
@@ -83,11 +86,15 @@ def test_a_retired_worker_closes_its_loop_and_leaves_no_shell(
     )
     assert result.counts[psfleet.HostStatus.OK] == 40
     threads = dask_client.run(_loop_threads)  # a loop on each worker that ran a chunk
-    with_loop = sorted(address for address, count in threads.items() if count == 1)
+    with_loop = {address: idents[0] for address, idents in threads.items() if idents}
     assert with_loop
-    assert set(threads.values()) <= {0, 1}
+    assert all(len(idents) <= 1 for idents in threads.values())
 
     dask_client.retire_workers(list(threads), close_workers=True)
 
-    assert _loops_closed(dask_client, len(with_loop)) == dict.fromkeys(with_loop, True)
+    expected = {
+        address: {"thread": ident, "thread_ended": True, "loop_closed": True}
+        for address, ident in with_loop.items()
+    }
+    assert _loops_closed(dask_client, len(with_loop)) == expected
     assert fleet.stats()["shells_open"] == 0

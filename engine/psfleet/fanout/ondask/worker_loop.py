@@ -13,6 +13,7 @@ until it restarts (the lockout guard never tries it again from a long-lived work
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import threading
@@ -38,7 +39,7 @@ class WorkerLoop:
         self._stack: contextlib.ExitStack | None = None
         self._portal: BlockingPortal | None = None
         self._brokers: dict[tuple[int, float], CredentialBroker] = {}
-        self._thread: threading.Thread | None = None
+        self._running: _RunningLoop | None = None
 
     def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `func(*args)` on the process's loop; blocks the calling (task) thread."""
@@ -59,16 +60,21 @@ class WorkerLoop:
     def brokers(self) -> int:
         return len(self._brokers)
 
-    def close(self) -> bool | None:
-        """Close the brokers and stop the loop; whether its thread has ended (None: no loop)."""
+    def close(self) -> LoopClosed | None:
+        """Close the brokers and stop the loop: what became of its thread and loop (None: no loop).
+
+        Judged before the last reference to the portal's context goes: dropping it would let
+        the garbage collector stop the loop, and hide a close that did not happen.
+        """
         with self._lock:
-            if self._portal is None or self._stack is None or self._thread is None:
+            if self._portal is None or self._stack is None or self._running is None:
                 return None
             self._portal.call(self._close_brokers)
             self._stack.close()  # stops the loop and waits for its thread
-            self._portal = self._stack = None
-            ended, self._thread = not self._thread.is_alive(), None
-            return ended
+            thread, loop = self._running.thread, self._running.loop
+            closed = LoopClosed(thread.ident, not thread.is_alive(), loop.is_closed())
+            self._portal = self._stack = self._running = None
+            return closed
 
     async def _close_brokers(self) -> None:
         for broker in self._brokers.values():
@@ -83,12 +89,29 @@ class WorkerLoop:
                 self._portal = self._stack.enter_context(
                     start_blocking_portal(backend, options, name="psfleet-worker-loop")
                 )
-                self._thread = self._portal.call(_current_thread)
+                self._running = self._portal.call(_running_loop)
             return self._portal
 
 
-async def _current_thread() -> threading.Thread:
-    return threading.current_thread()
+@dataclasses.dataclass(frozen=True, slots=True)
+class _RunningLoop:
+    thread: threading.Thread
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoopClosed:
+    """The outcome of `WorkerLoop.close`: the loop's thread (by ident), whether it ended, and
+    whether the event loop it ran is closed."""
+
+    thread: int | None
+    thread_ended: bool
+    loop_closed: bool
+
+
+async def _running_loop() -> _RunningLoop:
+    """Called on the loop: the thread that runs it, and the loop itself."""
+    return _RunningLoop(threading.current_thread(), asyncio.get_running_loop())
 
 
 _process_loop = WorkerLoop()
@@ -108,9 +131,9 @@ def close_with_the_worker() -> Any:
         idempotent = True
 
         def teardown(self, worker: Any) -> None:
-            ended = process_loop().close()
-            if ended is not None:
-                message = {"action": "loop-closed", "worker": worker.address, "thread_ended": ended}
-                worker.log_event(WORKER_TOPIC, message)
+            closed = process_loop().close()
+            if closed is not None:
+                message = {"action": "loop-closed", "worker": worker.address}
+                worker.log_event(WORKER_TOPIC, message | dataclasses.asdict(closed))
 
     return CloseWorkerLoop()
