@@ -19,6 +19,8 @@ Auth = Literal["ntlm", "basic-https", "kerberos", "negotiate", "negotiate-no-kdc
 KDC_AUTHS = ("kerberos", "negotiate")  # need a KDC for the realm and HTTP/<host> keys
 
 SMALL_SCRIPT = "Get-Service WinRM"
+# A stamped case's command: the host's time, for the event latency (benchmarks.tools.latency).
+STAMP_SCRIPT = "[datetime]::UtcNow"
 LARGE_OBJECTS = 10_000
 LARGE_SCRIPT = (
     f'1..{LARGE_OBJECTS} | ForEach-Object {{ [pscustomobject]@{{ Id = $_; Name = "item$_" }} }}'
@@ -68,9 +70,12 @@ class Case:
     auth: Auth = "ntlm"
     time_limit_s: float = 60.0
     throttle: int | None = None  # psfleet's --throttle; None for PSFLEET_THROTTLE
+    stamped: bool = False  # a cold case whose one record is the host's time (event latency)
 
     @property
     def script(self) -> str:
+        if self.stamped:
+            return STAMP_SCRIPT
         return LARGE_SCRIPT if self.kind == "large" else SMALL_SCRIPT
 
     @property
@@ -116,6 +121,8 @@ class Profile:
     # first pass over its hosts costs more server CPU (6.2 vs 4.3 ms a host at 1000), which
     # would otherwise weigh on whichever case comes first.
     warm_up: bool = False
+    # The simulator's first address, when not the harness's: a profile that may run beside another.
+    base_address: str | None = None
 
     def fleets(self) -> list[Fleet]:
         """Every fleet the profile needs, in first-use order: one simulator each."""
@@ -132,6 +139,7 @@ class Profile:
             "profile_fleet": asdict(self.profile_fleet) if self.profile_fleet else None,
             "profile_hosts": self.profile_hosts,
             "warm_up": self.warm_up,
+            "base_address": self.base_address,
         }
 
 
@@ -217,11 +225,17 @@ def kerberos() -> Profile:
 
 
 def dask() -> Profile:
-    """Issue #13: 5000 cold hosts at 20 ms, local against a Dask cluster of two worker
-    processes on this machine, alternated twice (the machine is shared: A/B/A/B)."""
+    """Issue #13: cold hosts at 20 ms, local against a Dask cluster of two worker processes on
+    this machine, alternated twice (the machine is shared: A/B/A/B); 1000 hosts (a reduced
+    run: `--hosts 1000`) and 5000. Stamped: each host answers its time, so both report the
+    event latency to the client's sink."""
     tools = _tools("psfleet", "dask-2") * 2
-    cases = [Case("cold", Fleet(5000, 20.0), tool, "ntlm", 240.0, throttle=64) for tool in tools]
-    return Profile("dask", cases, [], None, warm_up=True)
+    cases = [
+        Case("cold", Fleet(hosts, 20.0), tool, "ntlm", 240.0, throttle=64, stamped=True)
+        for hosts in (1000, 5000)
+        for tool in tools
+    ]
+    return Profile("dask", cases, [], None, warm_up=True, base_address="127.35.64.1")
 
 
 PROFILES = {"quick": quick, "full": full, "kerberos": kerberos, "dask": dask}

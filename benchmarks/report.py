@@ -5,8 +5,8 @@
 docs/performance.md keeps its prose; only the text between `<!-- bench:NAME -->` and
 `<!-- /bench:NAME -->` is replaced (run, figures, model, profile, goals; kerberos when the
 run has Kerberos cases). A `kerberos` profile's run replaces the kerberos block alone,
-a `transfer` profile's the transfer block alone; both leave the plots and the other blocks
-to the quick and full profiles.
+a `transfer` profile's the transfer block alone, a `dask` profile's the dask block alone;
+they leave the plots and the other blocks to the quick and full profiles.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import kerberos_report, plots, transfer_report
+from benchmarks import dask_report, kerberos_report, plots, transfer_report
 from benchmarks.limits import goals_table, model_table
 from benchmarks.supervise import ROOT
 
@@ -185,12 +185,22 @@ def transfer_block(results: dict[str, Any], path: Path) -> str:
     )
 
 
+def dask_block(results: dict[str, Any], path: Path) -> str:
+    records: list[Record] = results["cases"]
+    return "\n\n".join(
+        [run_block(results, path), dask_report.table(records), dask_report.goals(records)]
+    )
+
+
 def write_docs(path: Path) -> list[Path]:
     results = json.loads(path.read_text(encoding="utf-8"))
     records: list[Record] = results["cases"]
     text = DOC.read_text(encoding="utf-8")
     if results["profile"]["name"] == "transfer":  # its own block; its records are not hosts'
         DOC.write_text(replace_block(text, "transfer", transfer_block(results, path)), "utf-8")
+        return [DOC]
+    if results["profile"]["name"] == "dask":  # its own block: stamped cases, not the figures'
+        DOC.write_text(replace_block(text, "dask", dask_block(results, path)), "utf-8")
         return [DOC]
     if kerberos_report.kerberos_records(records):
         text = replace_block(text, "kerberos", kerberos_block(results, path))

@@ -19,7 +19,7 @@ from benchmarks.kdc import FleetKdc
 from benchmarks.placement import Placement
 from benchmarks.probes import run_cold_profile, run_probe
 from benchmarks.protocol import host_names
-from benchmarks.simulator import Simulator
+from benchmarks.simulator import BASE_ADDRESS, Simulator
 from benchmarks.supervise import run_case
 
 SCHEMA = 1
@@ -86,7 +86,13 @@ def run_profile(profile: Profile, placement: Placement, out_dir: Path, command: 
             try:
                 with (
                     _kdc_for(fleet, placement) as kdc,
-                    Simulator(fleet, log, cpus=placement.server, kdc=kdc) as sim,
+                    Simulator(
+                        fleet,
+                        log,
+                        cpus=placement.server,
+                        kdc=kdc,
+                        base_address=profile.base_address or BASE_ADDRESS,
+                    ) as sim,
                 ):
                     if profile.warm_up and cases:
                         say(f"warming the simulator up: cold NTLM over its {fleet.hosts} hosts")

@@ -28,7 +28,7 @@ from benchmarks.cases import KDC_AUTHS, Case
 from benchmarks.kdc import KdcRequests, clean_env
 from benchmarks.placement import Placement
 from benchmarks.protocol import CREDENTIAL, ChildSpec, parse
-from benchmarks.simulator import BASE_ADDRESS, SimCounters, Simulator
+from benchmarks.simulator import SimCounters, Simulator
 from benchmarks.tools.outcome import NOT_FINISHED, NOT_STARTED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def spec_for(case: Case, sim: Simulator, placement: Placement, user: str) -> Chi
         tool=case.tool.name,
         threads=case.tool.threads,
         hosts=case.fleet.hosts,
-        base_address=BASE_ADDRESS,
+        base_address=sim.base_address,
         port=sim.port,
         tls=case.fleet.tls,
         ca_file=sim.ca_file,
@@ -217,8 +217,8 @@ def _measured(
     kdc_cpu = end.kdc_cpu_s - start.kdc_cpu_s
     other_cpu = (end.machine_busy_s - start.machine_busy_s) - server_cpu - kdc_cpu
     other_cpu -= end.ours_cpu_s - start.ours_cpu_s
-    workers_cpu = result.get("workers_cpu_s")
-    other_cpu -= workers_cpu or 0.0
+    workers_cpu, scheduler_cpu = result.get("workers_cpu_s"), result.get("scheduler_cpu_s")
+    other_cpu -= (workers_cpu or 0.0) + (scheduler_cpu or 0.0)
     failures: dict[str, int] = result["failures"]
     done = result["ok"] + sum(
         n for name, n in failures.items() if name not in (NOT_STARTED, NOT_FINISHED)
@@ -239,10 +239,11 @@ def _measured(
         "hosts_per_s": _round(result["ok"] / wall if wall else None),
         "client_cpu_s": _round(client_cpu),
         "client_cpu_ms_per_host": _round(client_cpu / max(done, 1) * 1000),
-        # dask-N: client_cpu holds the LocalCluster's scheduler too (it runs in the client).
-        "workers_cpu_ms_per_host": _round(workers_cpu / max(done, 1) * 1000)
-        if workers_cpu is not None
-        else None,
+        # dask-N: the workers' processes (and their nannies'), the scheduler's process.
+        "workers_cpu_ms_per_host": _per_host_ms(workers_cpu, done),
+        "scheduler_cpu_ms_per_host": _per_host_ms(scheduler_cpu, done),
+        "latency_p50_ms": _round(result.get("latency_p50_ms"), 1),
+        "latency_p99_ms": _round(result.get("latency_p99_ms"), 1),
         "server_cpu_s": _round(server_cpu),
         "server_cpu_ms_per_host": _round(server_cpu / max(done, 1) * 1000),
         "client_cpu_util": _round(client_util),
@@ -281,6 +282,10 @@ def _bound(
     if other_util >= _SHARED:
         return f"shared machine: others used {other_util:.1f} cores"
     return "latency"
+
+
+def _per_host_ms(cpu_s: float | None, done: int) -> float | None:
+    return _round(cpu_s / max(done, 1) * 1000) if cpu_s is not None else None
 
 
 def _fields(counters: SimCounters) -> dict[str, int]:

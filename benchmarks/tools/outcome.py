@@ -38,6 +38,9 @@ class Outcome:
     longest_stall_s: float | None = None  # the event loop's, for a tool that has one
     stalled_stack: str | None = None  # where the loop was during that stall, if it was long
     workers_cpu_s: float | None = None  # a Dask run: its worker processes' CPU in the section
+    scheduler_cpu_s: float | None = None  # a Dask run whose scheduler has a process of its own
+    latency_p50_ms: float | None = None  # a stamped case: a host's answer to the client's sink
+    latency_p99_ms: float | None = None
 
     def add(self, result: str, message: str | None = None) -> None:
         if result == OK:
@@ -61,6 +64,9 @@ class Outcome:
             "longest_stall_s": self.longest_stall_s,
             "stalled_stack": self.stalled_stack,
             "workers_cpu_s": self.workers_cpu_s,
+            "scheduler_cpu_s": self.scheduler_cpu_s,
+            "latency_p50_ms": self.latency_p50_ms,
+            "latency_p99_ms": self.latency_p99_ms,
             "peak_rss_mb": peak_rss_mb(),
         }
 

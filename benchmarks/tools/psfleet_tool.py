@@ -14,6 +14,7 @@ from typing import Any
 
 import psfleet
 from benchmarks.protocol import ChildSpec
+from benchmarks.tools.latency import Latency
 from benchmarks.tools.outcome import NO_OUTPUT, NOT_FINISHED, OK, Outcome, failure_class, measured
 from psfleet import eventloop
 from psfleet.events import Event, HostStatus, RecordEvent, Stream
@@ -83,14 +84,16 @@ def run(spec: ChildSpec, report: Report) -> float | None:
 
 
 async def _cold(spec: ChildSpec, targets: list[Target], report: Report) -> None:
-    outcome, counter = Outcome(), OutputCounter()
+    outcome, counter, latency = Outcome(), OutputCounter(), Latency()
     watchdog = LoopWatchdog(asyncio.get_running_loop(), report_after=STACK_AFTER_S)
     with measured(outcome):
         watchdog.start()
-        result = await psfleet.arun(targets, spec.script, sinks=[counter], **settings(spec))
+        sinks = [counter, latency]
+        result = await psfleet.arun(targets, spec.script, sinks=sinks, **settings(spec))
         stalls(outcome, watchdog)
     watchdog.stop()
     tally(outcome, result, counter, spec)
+    outcome.latency_p50_ms, outcome.latency_p99_ms = latency.percentiles_ms()
     report(outcome)
 
 

@@ -18,6 +18,7 @@ import typer
 from psfleet.errors import UsageError
 from psfleet.fanout.executor import Executor, LocalExecutor
 from psfleet.fanout.ondask import DaskExecutor, require_dask
+from psfleet.fanout.ondask.local_cluster import local_cluster_settings
 from psfleet.fanout.options import RunOptions
 from psfleet.transport.options import ENV_PASSWORD
 
@@ -80,6 +81,7 @@ def open_executor(
     # This machine's workers: a typed password goes into their environment, not the tasks.
     env = {ENV_PASSWORD: credential.password} if prompted and credential is not None else {}
     with (
+        local_cluster_settings(),
         LocalCluster(
             n_workers=args.workers,
             threads_per_worker=1,

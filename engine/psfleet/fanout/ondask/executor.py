@@ -10,7 +10,6 @@ whose command may have started end `lost` (run again only with retry_started).
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import math
 import time
@@ -19,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from anyio.from_thread import BlockingPortal
 
 from psfleet.errors import PsfleetError, UsageError
 from psfleet.events import HostDone, HostStatus
@@ -145,8 +143,8 @@ class DaskRun:
         try:
             slots = await anyio.to_thread.run_sync(self._prepare_workers)
             inbox = Inbox(inbox_limit(slots))
-            async with BlockingPortal() as portal, anyio.create_task_group() as group:
-                post = _poster(portal, inbox.put)
+            async with anyio.create_task_group() as group:
+                post = _poster(inbox)
                 await anyio.to_thread.run_sync(
                     self._client.subscribe_topic,
                     topic(self._run_id),
@@ -346,14 +344,10 @@ def _lost(host: str, worker: str, why: str) -> HostDone:
     )
 
 
-def _poster(
-    portal: BlockingPortal, put: Callable[[str, Any], None]
-) -> Callable[[tuple[str, Any]], None]:
-    """Hand a message from a Dask thread to the run's loop, in order; `put` never blocks."""
+def _poster(inbox: Inbox) -> Callable[[tuple[str, Any]], None]:
+    """Hand a message from a Dask thread to the run's merge, in order; never blocks."""
 
     def post(message: tuple[str, Any]) -> None:
-        # RuntimeError: the run has ended, a straggler from a cancelled or superseded chunk.
-        with contextlib.suppress(RuntimeError):
-            portal.call(put, *message)
+        inbox.put(*message)
 
     return post

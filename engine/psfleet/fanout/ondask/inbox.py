@@ -11,14 +11,20 @@ Memory stays bounded in two layers:
   a batch that finds the inbox full keeps its hosts' starts, retries and final statuses
   (a few small events per host, the same order of memory as the run's result) and drops
   its output records, counted and logged once: every host still gets its one status.
+
+The Dask thread hands a message over by appending it to a deque, and wakes the merge's
+loop only when the merge sleeps (asyncio's call_soon_threadsafe: anyio's portal would make
+the Dask thread wait for the loop, and spawn a task per message). Batches are decoded on
+the merge's loop, not on the Dask thread.
 """
 
 from __future__ import annotations
 
-import math
+import asyncio
+import collections
+import contextlib
+import threading
 from typing import Any
-
-import anyio
 
 from psfleet.events import Event, RecordEvent
 from psfleet.fanout.ondask.wire import Batch, decode_batch
@@ -39,18 +45,44 @@ class Inbox:
         self.limit = limit
         self.dropped_records = 0
         self._whole = 0  # whole batches waiting: only these count against the limit
-        self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
+        self._lock = threading.Lock()  # the Dask thread puts, the merge's loop gets
+        self._messages: collections.deque[Message] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._sleeping = False
 
     def put(self, kind: str, payload: Any) -> None:
-        """On the merge's event loop (handed over through a portal), never blocks."""
-        if kind != "batch":
-            self._send.send_nowait((kind, payload))
-            return
-        batch = decode_batch(payload)
-        if self._whole < self.limit:
-            self._whole += 1
-            self._send.send_nowait(("batch", batch))
-            return
+        """From any thread (the Dask client's); never blocks, never waits for the merge."""
+        with self._lock:
+            if kind == "batch" and self._whole >= self.limit:
+                kind, payload = "control", self._without_records(decode_batch(payload))
+            elif kind == "batch":
+                self._whole += 1
+            self._messages.append((kind, payload))
+            wake, self._sleeping = self._sleeping, False
+        if wake and self._loop is not None:
+            # RuntimeError: the run's loop has closed, a straggler of a finished run.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def get(self) -> Message:
+        """The next message, in the order put; a batch's events decoded."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self._messages:
+                    kind, payload = self._messages.popleft()
+                    break
+                self._wake.clear()
+                self._sleeping = True
+            await self._wake.wait()
+        if kind == "batch":
+            with self._lock:
+                self._whole -= 1
+            payload = decode_batch(payload)
+        return kind, payload
+
+    def _without_records(self, batch: Batch) -> Batch:
         kept: list[Event] = [e for e in batch.events if not isinstance(e, RecordEvent)]
         if not self.dropped_records:
             log.warning(
@@ -59,13 +91,7 @@ class Inbox:
                 limit=self.limit,
             )
         self.dropped_records += len(batch.events) - len(kept)
-        self._send.send_nowait(("control", Batch(batch.chunk_id, batch.seq, batch.worker, kept)))
-
-    async def get(self) -> Message:
-        kind, payload = await self._receive.receive()
-        if kind == "batch":
-            self._whole -= 1
-        return kind, payload
+        return Batch(batch.chunk_id, batch.seq, batch.worker, kept)
 
     def waiting(self) -> int:
         """Whole batches waiting for the merge (at most `limit`)."""

@@ -13,6 +13,7 @@ until it restarts (the lockout guard never tries it again from a long-lived work
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import threading
@@ -27,6 +28,7 @@ from psfleet.transport.credentials import CredentialBroker
 
 T = TypeVar("T")
 PLUGIN_NAME = "psfleet-worker-loop"
+WORKER_TOPIC = "psfleet-worker"
 
 
 class WorkerLoop:
@@ -37,6 +39,7 @@ class WorkerLoop:
         self._stack: contextlib.ExitStack | None = None
         self._portal: BlockingPortal | None = None
         self._brokers: dict[tuple[int, float], CredentialBroker] = {}
+        self._running: _RunningLoop | None = None
 
     def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `func(*args)` on the process's loop; blocks the calling (task) thread."""
@@ -57,13 +60,21 @@ class WorkerLoop:
     def brokers(self) -> int:
         return len(self._brokers)
 
-    def close(self) -> None:
+    def close(self) -> LoopClosed | None:
+        """Close the brokers and stop the loop: what became of its thread and loop (None: no loop).
+
+        Judged before the last reference to the portal's context goes: dropping it would let
+        the garbage collector stop the loop, and hide a close that did not happen.
+        """
         with self._lock:
-            if self._portal is None or self._stack is None:
-                return
+            if self._portal is None or self._stack is None or self._running is None:
+                return None
             self._portal.call(self._close_brokers)
-            self._stack.close()
-            self._portal = self._stack = None
+            self._stack.close()  # stops the loop and waits for its thread
+            thread, loop = self._running.thread, self._running.loop
+            closed = LoopClosed(thread.ident, not thread.is_alive(), loop.is_closed())
+            self._portal = self._stack = self._running = None
+            return closed
 
     async def _close_brokers(self) -> None:
         for broker in self._brokers.values():
@@ -78,7 +89,29 @@ class WorkerLoop:
                 self._portal = self._stack.enter_context(
                     start_blocking_portal(backend, options, name="psfleet-worker-loop")
                 )
+                self._running = self._portal.call(_running_loop)
             return self._portal
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _RunningLoop:
+    thread: threading.Thread
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoopClosed:
+    """The outcome of `WorkerLoop.close`: the loop's thread (by ident), whether it ended, and
+    whether the event loop it ran is closed."""
+
+    thread: int | None
+    thread_ended: bool
+    loop_closed: bool
+
+
+async def _running_loop() -> _RunningLoop:
+    """Called on the loop: the thread that runs it, and the loop itself."""
+    return _RunningLoop(threading.current_thread(), asyncio.get_running_loop())
 
 
 _process_loop = WorkerLoop()
@@ -90,13 +123,17 @@ def process_loop() -> WorkerLoop:
 
 def close_with_the_worker() -> Any:
     """A distributed.WorkerPlugin (registered idempotently: once per cluster) whose teardown,
-    when a worker ends, closes that worker process's loop and brokers."""
+    when a worker ends, closes that worker process's loop and brokers, and says so in the
+    worker's Dask event log (topic WORKER_TOPIC: `client.get_events`)."""
     from distributed import WorkerPlugin  # noqa: PLC0415 (the optional extra)
 
     class CloseWorkerLoop(WorkerPlugin):
         idempotent = True
 
         def teardown(self, worker: Any) -> None:
-            process_loop().close()
+            closed = process_loop().close()
+            if closed is not None:
+                message = {"action": "loop-closed", "worker": worker.address}
+                worker.log_event(WORKER_TOPIC, message | dataclasses.asdict(closed))
 
     return CloseWorkerLoop()
