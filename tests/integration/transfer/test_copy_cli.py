@@ -25,7 +25,7 @@ from tests.support.psfleet_cli import run_psfleet
 FIRST_ADDRESS = "127.26.1.1"
 HOSTS = 100
 SIZE = 2_000_000
-AUTH = ["-u", "LAB\\admin", "--auth", "ntlm", "--retries", "0"]
+AUTH = ["-u", "LAB\\admin", "--retries", "0"]  # the default auth, as a user runs it
 DEST = "C:\\Windows\\Temp\\payload.bin"
 
 
