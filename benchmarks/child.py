@@ -13,6 +13,7 @@ import sys
 
 from benchmarks.protocol import ChildSpec, emit
 from benchmarks.tools.outcome import Outcome
+from psfleet import eventloop
 
 
 def main() -> None:
@@ -22,6 +23,8 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     tool = importlib.import_module(f"benchmarks.tools.{spec.tool}_tool")
+    if spec.tool in ("psfleet", "dask"):
+        eventloop.freeze_startup_heap()  # as the psfleet CLI does
 
     def report(outcome: Outcome) -> None:
         emit("result", **outcome.as_json())

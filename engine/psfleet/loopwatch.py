@@ -5,11 +5,17 @@ every host of a run. A watchdog thread pings the loop (`call_soon_threadsafe`) e
 `interval` seconds and times the answer; the longest wait is the longest stall, and
 the loop thread's stack is kept from the moment a stall passed `report_after`, so a
 test or a benchmark can say both how long and where.
+
+A garbage collection holds the GIL, so it stops the loop whichever thread runs it; one
+run by the watchdog's own thread would delay the ping, not the answer, and go unseen.
+The watchdog times every collection too (gc.callbacks): the longest stall is the longer
+of the two.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -35,16 +41,31 @@ class LoopWatchdog:
         self._stop = threading.Event()
         self._answered = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="psfleet-loopwatch", daemon=True)
-        self.longest_stall = 0.0
+        self.longest_ping = 0.0  # the longest wait for the loop to answer
+        self.longest_gc_pause = 0.0  # the longest garbage collection, in any thread
         self.stalled_stack: str | None = None  # where the loop was during the longest stall
+        self._gc_started: float | None = None
+
+    @property
+    def longest_stall(self) -> float:
+        return max(self.longest_ping, self.longest_gc_pause)
 
     def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
         self._thread.start()
 
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         return self.longest_stall
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.monotonic()
+        elif self._gc_started is not None:
+            self.longest_gc_pause = max(self.longest_gc_pause, time.monotonic() - self._gc_started)
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -61,8 +82,8 @@ class LoopWatchdog:
                 if stack is None and time.monotonic() - sent > self._report_after:
                     stack = self._loop_stack()
             stall = time.monotonic() - sent
-            if stall > self.longest_stall:
-                self.longest_stall = stall
+            if stall > self.longest_ping:
+                self.longest_ping = stall
                 if stack is not None:
                     self.stalled_stack = stack
             self._stop.wait(self._interval)

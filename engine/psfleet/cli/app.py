@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from psfleet import __version__
+from psfleet import __version__, eventloop
 from psfleet.cli import bench, copy, disconnected, doctor, run, runs, shell, sim
 from psfleet.logs import configure_cli
 
@@ -47,6 +47,7 @@ app.command("receive")(disconnected.receive)
 
 def main() -> None:
     configure_cli()  # the command is the application: its logging is ours to set, not a library's
+    eventloop.freeze_startup_heap()  # and so is its garbage collection
     try:
         app()
     except KeyboardInterrupt:
