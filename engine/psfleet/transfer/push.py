@@ -112,7 +112,7 @@ async def _push(
         sent = 0
         try:
             async for chunk in reader.chunks():
-                await pipeline.send_input([chunk])
+                await pipeline.send_encoded_input(chunk)
                 sent = min(sent + source.chunk_size, source.file.length)
                 await progress(sent)
             await pipeline.send_input([], end=True)

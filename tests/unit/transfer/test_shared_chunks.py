@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from psfleet.session.psrp import EncodedData
 from psfleet.transfer.chunks import LocalFile, SharedChunks, chunk_size_for
 
 pytestmark = pytest.mark.anyio
@@ -28,8 +29,10 @@ async def _file(tmp_path: Path, size: int) -> tuple[LocalFile, bytes]:
     return await LocalFile.measure(path), data
 
 
-def _decode(chunks: list[bytes]) -> bytes:
-    return b"".join(base64.b64decode(c.removeprefix(b"<S>").removesuffix(b"</S>")) for c in chunks)
+def _decode(chunks: list[EncodedData]) -> bytes:
+    return b"".join(
+        base64.b64decode(c.data.removeprefix(b"<S>").removesuffix(b"</S>")) for c in chunks
+    )
 
 
 async def _read_all(source: SharedChunks, pause_s: float = 0.0) -> bytes:
