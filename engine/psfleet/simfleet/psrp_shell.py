@@ -27,6 +27,7 @@ from psfleet.simfleet.open_answers import OpenAnswer, OpenAnswers, open_key, poo
 from psfleet.simfleet.outbox import Outbox, message_type_of, pipeline_id_of, split_fragments
 from psfleet.simfleet.pipeline_input import StreamedInput
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
+from psfleet.simfleet.string_input import plain_string_input
 from psfleet.wsman import names
 
 _MALFORMED_PSRP = (
@@ -180,10 +181,17 @@ class PsrpShell:
 
     def send(self, command_id: str | None, stream: str, data: bytes) -> None:
         command = self.commands.get(command_id.upper()) if command_id else None
-        stream_type = (
-            psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
-        )
-        self._feed(data, stream_type, command.pipeline_id if command else None)
+        if stream == "pr":
+            self._feed(
+                data, psrpcore.StreamType.prompt_response, command.pipeline_id if command else None
+            )
+            return
+        if command is not None and command.pipeline is not None:
+            item = plain_string_input(data, command.pipeline_id)
+            if item is not None:  # a pushed chunk: what psrpcore would hand over, sooner
+                command.input.append(item)
+                return
+        self._feed(data, psrpcore.StreamType.default, command.pipeline_id if command else None)
 
     def signal(self, command_id: str, code: str) -> None:
         """Signal, as Windows: terminate forgets the command; Ctrl+C stops it if it still
