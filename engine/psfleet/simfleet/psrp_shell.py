@@ -26,8 +26,8 @@ from psfleet.simfleet.minips import items
 from psfleet.simfleet.open_answers import OpenAnswer, OpenAnswers, open_key, pool_id_of
 from psfleet.simfleet.outbox import Outbox, message_type_of, pipeline_id_of, split_fragments
 from psfleet.simfleet.pipeline_input import StreamedInput
+from psfleet.simfleet.plain_strings import plain_string_clixml, plain_string_input
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
-from psfleet.simfleet.string_input import plain_string_input
 from psfleet.wsman import names
 
 _MALFORMED_PSRP = (
@@ -393,7 +393,7 @@ class PsrpShell:
                     break
                 if errors_to_output and isinstance(item, items.Error):
                     emit(pipeline, items.Output(item.record), self.context)
-                else:
+                elif not self._emit_plain_string(command, item):
                     emit(pipeline, item, self.context)
                 self._pump()
                 if self.outbox.pending(command.pipeline_id) > _BACKPRESSURE_BYTES:
@@ -410,6 +410,27 @@ class PsrpShell:
         recorder = command.recorder
         if finished and recorder is not None and recorder.replayable:
             self._answers.put(recorder.key, recorder.messages)
+
+    def _emit_plain_string(self, command: _Command, item: items.Item) -> bool:
+        """Queue a long base64 output string framed here rather than by psrpcore (the same
+        bytes, without psrpcore's escaping passes: plain_strings); False if it is not one."""
+        body = plain_string_clixml(item.value) if isinstance(item, items.Output) else None
+        if body is None:
+            return False
+        self._pump()  # what psrpcore holds goes out first, in order
+        message = (PSRPMessageType.PipelineOutput.value, body)
+        fragments = frame(
+            (message,),
+            self._pool_id(),
+            command.pipeline_id,
+            self._next_object_id,
+            self.fragment_size,
+        )
+        for fragment in fragments:
+            self.outbox.put(command.pipeline_id, fragment)
+            if command.recorder is not None:
+                command.recorder.add(fragment)
+        return True
 
     def _pump(self) -> list[bytes]:
         """Queue what psrpcore has to send for the client's Receives; returns it."""

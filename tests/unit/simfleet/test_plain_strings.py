@@ -1,5 +1,6 @@
 """A pushed chunk (one whole PipelineInput of <S>base64</S>) reaches the pipeline as the
-same PSString psrpcore would give; anything else is left to psrpcore."""
+same PSString psrpcore would give, a fetched chunk is written as psrpcore would write it;
+anything else is left to psrpcore."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from xml.etree import ElementTree as ET
 
 import psrpcore
 import pytest
-from psrpcore.types import PSRPMessageType, PSString, deserialize
+from psrpcore.types import PSRPMessageType, PSString, deserialize, serialize
 
 from psfleet.session import psrp
-from psfleet.simfleet.string_input import plain_string_input
+from psfleet.simfleet.plain_strings import plain_string_clixml, plain_string_input
 
 POOL, PIPELINE = uuid.uuid4(), uuid.uuid4()
 
@@ -64,3 +65,25 @@ def test_another_pipeline_or_message_type_is_left_to_psrpcore() -> None:
     assert plain_string_input(payload, uuid.uuid4()) is None
     (other,) = _payloads(b"<S>QUJD</S>", kind=PSRPMessageType.PipelineHostResponse)
     assert plain_string_input(other, PIPELINE) is None
+
+
+@pytest.mark.parametrize("size", [3072, 3073, 300_000])
+def test_a_long_base64_output_string_is_written_as_psrpcore_writes_it(size: int) -> None:
+    value = base64.b64encode(os.urandom(size)).decode()
+    expected = ET.tostring(serialize(value, psrpcore.PSRemotingCrypto()), encoding="utf-8")
+    assert plain_string_clixml(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "QUJD",  # short: psrpcore's
+        "QUJD" * 2000 + "_x0041_",  # psrpcore escapes the _x
+        "QUJD" * 2000 + "\n",
+        "QUJD" * 2000 + "é",
+        PSString("QUJD" * 2000),  # may carry properties: psrpcore's
+        b"QUJD" * 2000,
+    ],
+)
+def test_other_output_is_left_to_psrpcore(value: object) -> None:
+    assert plain_string_clixml(value) is None
