@@ -11,6 +11,8 @@ wall, MB/s across the fleet (file size x hosts / wall), client and simulator CPU
 moved, wire bytes per payload byte (the simulator's request bytes on push, response bytes
 on pull), peak RSS of the child and of the simulator (VmHWM, reset between directions).
 The `rss` cases push and pull 10, 100 and 500 MB to one host: memory must stay flat.
+The `scaling` cases push and pull one 5 MB file to 1, 20 and 100 hosts: the client's CPU
+for N hosts against N times its CPU for one (shared encoding, benchmarks.transfer_report).
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ PYPSRP = "pypsrp-32"
 # host that speaks protocol 2.2 or later (and fails on smaller ones); psfleet reads it.
 SIM_ARGS = ("--max-envelope-size", "512000")
 _GRACE_S = 60.0
+# One file size to more and more hosts: client CPU for N hosts against N x its CPU for one.
+SCALING_MB = 5.0
+SCALING_HOSTS = (1, 20, 100)
 
 
 @dataclass(frozen=True, slots=True)
 class TransferCase:
-    group: str  # fleet: the throughput grid; rss: one host, growing files
+    group: str  # fleet: the throughput grid; rss: one host, growing files; scaling: more hosts
     tool: str  # psfleet or pypsrp-32
     size_mb: float
     hosts: int
@@ -73,7 +78,11 @@ def cases(scale: float) -> list[TransferCase]:
         for tool in ("psfleet", PYPSRP)
     ]
     rss = [TransferCase("rss", "psfleet", size * scale, 1, 0.0, 900.0) for size in (10, 100, 500)]
-    return grid + rss
+    scaling = [
+        TransferCase("scaling", "psfleet", SCALING_MB * scale, hosts, 0.0, 900.0)
+        for hosts in SCALING_HOSTS
+    ]
+    return grid + rss + scaling
 
 
 def select(

@@ -65,3 +65,16 @@ def test_tampered_or_truncated_body_is_a_protocol_error() -> None:
         framing.unwrap(server, body[: len(body) // 2])
     with pytest.raises(errors.ProtocolError):
         framing.unwrap(server, b"plain text")
+
+
+@pytest.mark.usefixtures("ntlm_users")
+def test_a_part_longer_declared_than_its_ciphertext_is_found_by_its_boundary() -> None:
+    # NTLM's ciphertext is exactly Length long (found there at once); a cipher that pads
+    # declares more than it sends, and the part still ends at the next boundary.
+    client, server = _handshake("ntlm")
+    message = b"<s:Envelope>" + b"y" * 3000 + b"</s:Envelope>"
+    _, body = framing.wrap(client, framing.SPNEGO_PROTOCOL, message)
+    declared = f"Length={len(message)}\r\n".encode()
+    assert declared in body
+    padded = body.replace(declared, f"Length={len(message) + 8}\r\n".encode())
+    assert framing.unwrap(server, padded) == message

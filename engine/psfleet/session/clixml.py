@@ -18,6 +18,7 @@ import binascii
 import datetime
 import decimal
 import re
+import string
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -36,15 +37,31 @@ _DATETIME_FRACTION = re.compile(r"\.(\d+)")
 _FLOATS = {"INF": float("inf"), "-INF": float("-inf"), "Infinity": float("inf")}
 _COLLECTIONS = frozenset({"LST", "IE", "STK", "QUE"})
 _MAX_DEPTH = 64
+# A fetched chunk is one <S> of a few hundred KB of base64: no markup, entity or escape
+# can be in it, so it is read without the XML parser (1.6 ms/MB of client CPU).
+_BASE64 = (string.ascii_letters + string.digits + "+/=").encode("ascii")
+_PLAIN_OPEN, _PLAIN_CLOSE = b"<S>", b"</S>"
 
 
 def unescape(text: str) -> str:
     """CLIXML strings escape control characters and surrogate halves as _xHHHH_."""
-    if "_x" not in text:
+    # One-character search first: `"_x" in` scans at ~1 ms/MB, `"_" in` 100x faster, and
+    # a fetched chunk (base64, no "_") is hundreds of KB.
+    if "_" not in text or "_x" not in text:
         return text
     units = _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
     # Escaped surrogate pairs come out as two lone surrogates: join them.
     return units.encode("utf-16", "surrogatepass").decode("utf-16")
+
+
+def _plain_base64_string(data: bytes) -> str | None:
+    """The string of `<S>` and base64 characters alone, as the XML path reads it; else None."""
+    if not (data.startswith(_PLAIN_OPEN) and data.endswith(_PLAIN_CLOSE)):
+        return None
+    text = data[len(_PLAIN_OPEN) : -len(_PLAIN_CLOSE)]
+    if text.translate(None, _BASE64):
+        return None
+    return text.decode("ascii")
 
 
 def _datetime(text: str) -> datetime.datetime:
@@ -105,6 +122,9 @@ class Reader:
         self._type_names: dict[str, tuple[str, ...]] = {}
 
     def read(self, data: bytes) -> Any:
+        plain = _plain_base64_string(data)
+        if plain is not None:
+            return plain
         try:
             return self.value(ET.fromstring(data), 0)
         except (ET.ParseError, ValueError, KeyError, TypeError, binascii.Error) as exc:

@@ -196,6 +196,20 @@ class Pipeline:
         for payload in link.payloads(messages):
             await self._shell.send([link.chunk(payload, self._command_id)])
 
+    async def send_encoded_input(self, item: psrp.EncodedData) -> None:
+        """Send one input item whose base64 is shared by every host it goes to: this pool
+        encodes only the fragment and message headers (a push's chunks)."""
+        await self.start()
+        link = self._link
+        limit = psrp.fragment_limit(self._shell.send_envelope_size)
+        text = link.fragmenter.whole_text(
+            MessageType.PipelineInput, link.pool_id, self.id, item, limit
+        )
+        if text is None:  # larger than one fragment: framed as any other input
+            await self.send_input([item.data])
+            return
+        await self._shell.send([StreamChunk("stdin", self._command_id, b"", text=text)])
+
     def __aiter__(self) -> Pipeline:
         return self
 

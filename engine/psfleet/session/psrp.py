@@ -44,6 +44,10 @@ _NO_PIPELINE: Final = b"\x00" * 16
 # Envelope headers, selectors and the Send/Command wrapper stay well under this.
 _ENVELOPE_OVERHEAD: Final = 4096
 _VERSION_2_2: Final = PSVersion("2.2")
+# base64 of a concatenation is the concatenation of the base64s when the first part's
+# length is a multiple of 3: the fragment and message headers (61 bytes) plus this many
+# bytes of the message's data make 63.
+_SPLIT: Final = -(_FRAGMENT.size + _HEADER.size) % 3
 _OURS: Final = SessionCapability(
     PSVersion=PSVersion("2.0"),
     protocolversion=PSVersion("2.3"),
@@ -105,11 +109,49 @@ def message(
     return _HEADER.pack(_TO_SERVER, message_type, pool_id.bytes_le, pipeline) + data
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedData:
+    """A message's data, base64-encoded once for every pool that sends it (a file pushed to
+    many hosts): of the stream text of a message sent whole in one fragment, only the part
+    that encodes the headers and the first `_SPLIT` data bytes is the pool's own."""
+
+    head: bytes  # the first _SPLIT bytes of the data
+    tail: str  # base64 of the rest
+    length: int  # of the data
+
+    @classmethod
+    def of(cls, data: bytes) -> EncodedData:
+        return cls(data[:_SPLIT], base64.b64encode(data[_SPLIT:]).decode("ascii"), len(data))
+
+    @property
+    def data(self) -> bytes:
+        return self.head + base64.b64decode(self.tail)
+
+
 class Fragmenter:
     """Cuts a pool's outgoing messages into fragments; object ids are unique per pool."""
 
     def __init__(self) -> None:
         self._next_object_id = 1
+
+    def whole_text(
+        self,
+        message_type: int,
+        pool_id: uuid.UUID,
+        pipeline_id: uuid.UUID | None,
+        encoded: EncodedData,
+        limit: int,
+    ) -> str | None:
+        """The base64 stream text of one message in one fragment, alone in its payload, built
+        on the shared encoding of its data; None when it needs more than one fragment."""
+        length = _HEADER.size + encoded.length
+        if _FRAGMENT.size + length > limit or len(encoded.head) < _SPLIT:
+            return None
+        object_id, self._next_object_id = self._next_object_id, self._next_object_id + 1
+        own = _FRAGMENT.pack(object_id, 0, _START | _END, length) + message(
+            message_type, pool_id, pipeline_id, encoded.head
+        )
+        return base64.b64encode(own).decode("ascii") + encoded.tail
 
     def payloads(self, messages: Iterable[bytes], limit: int) -> list[bytes]:
         """Fragments of `messages`, packed in order into payloads of at most `limit` bytes."""

@@ -26,6 +26,7 @@ from psfleet.simfleet.minips import items
 from psfleet.simfleet.open_answers import OpenAnswer, OpenAnswers, open_key, pool_id_of
 from psfleet.simfleet.outbox import Outbox, message_type_of, pipeline_id_of, split_fragments
 from psfleet.simfleet.pipeline_input import StreamedInput
+from psfleet.simfleet.plain_strings import plain_string_clixml, plain_string_input
 from psfleet.simfleet.psrp_output import command_specs, emit, finish
 from psfleet.wsman import names
 
@@ -180,10 +181,17 @@ class PsrpShell:
 
     def send(self, command_id: str | None, stream: str, data: bytes) -> None:
         command = self.commands.get(command_id.upper()) if command_id else None
-        stream_type = (
-            psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
-        )
-        self._feed(data, stream_type, command.pipeline_id if command else None)
+        if stream == "pr":
+            self._feed(
+                data, psrpcore.StreamType.prompt_response, command.pipeline_id if command else None
+            )
+            return
+        if command is not None and command.pipeline is not None:
+            item = plain_string_input(data, command.pipeline_id)
+            if item is not None:  # a pushed chunk: what psrpcore would hand over, sooner
+                command.input.append(item)
+                return
+        self._feed(data, psrpcore.StreamType.default, command.pipeline_id if command else None)
 
     def signal(self, command_id: str, code: str) -> None:
         """Signal, as Windows: terminate forgets the command; Ctrl+C stops it if it still
@@ -385,7 +393,7 @@ class PsrpShell:
                     break
                 if errors_to_output and isinstance(item, items.Error):
                     emit(pipeline, items.Output(item.record), self.context)
-                else:
+                elif not self._emit_plain_string(command, item):
                     emit(pipeline, item, self.context)
                 self._pump()
                 if self.outbox.pending(command.pipeline_id) > _BACKPRESSURE_BYTES:
@@ -402,6 +410,27 @@ class PsrpShell:
         recorder = command.recorder
         if finished and recorder is not None and recorder.replayable:
             self._answers.put(recorder.key, recorder.messages)
+
+    def _emit_plain_string(self, command: _Command, item: items.Item) -> bool:
+        """Queue a long base64 output string framed here rather than by psrpcore (the same
+        bytes, without psrpcore's escaping passes: plain_strings); False if it is not one."""
+        body = plain_string_clixml(item.value) if isinstance(item, items.Output) else None
+        if body is None:
+            return False
+        self._pump()  # what psrpcore holds goes out first, in order
+        message = (PSRPMessageType.PipelineOutput.value, body)
+        fragments = frame(
+            (message,),
+            self._pool_id(),
+            command.pipeline_id,
+            self._next_object_id,
+            self.fragment_size,
+        )
+        for fragment in fragments:
+            self.outbox.put(command.pipeline_id, fragment)
+            if command.recorder is not None:
+                command.recorder.add(fragment)
+        return True
 
     def _pump(self) -> list[bytes]:
         """Queue what psrpcore has to send for the client's Receives; returns it."""

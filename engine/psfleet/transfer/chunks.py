@@ -1,11 +1,12 @@
 """The chunks of a local file, read and encoded once per run and shared by every host.
 
 A push sends each chunk as one pipeline input item: the base64 text of up to
-`chunk_size` bytes, serialized as CLIXML (`<S>...</S>`). Hosts that push at the same
-time read the same `Window`: a bounded run of encoded chunks that moves forward as the
-hosts do. A host that keeps the hosts ahead waiting (`lag_s` in all, per window) is
-let go: it reads and encodes the file on its own from then on (one host's slowness
-costs that host CPU, not the others time, and no one holds the whole file).
+`chunk_size` bytes, serialized as CLIXML (`<S>...</S>`), and that base64-encoded again
+for the Send's stream (psrp.EncodedData: only the PSRP headers are each host's). Hosts
+that push at the same time read the same `Window`: a bounded run of encoded chunks that
+moves forward as the hosts do. A host that keeps the hosts ahead waiting (`lag_s` in
+all, per window) is let go: it reads and encodes the file on its own from then on (one
+host's slowness costs that host CPU, not the others time, and no one holds the file).
 A host that starts once the window has moved on opens a new window for its wave.
 """
 
@@ -71,9 +72,9 @@ class LocalFile:
         return cls(path, length, hasher.hexdigest().upper())
 
 
-def _read_chunk(stream: BinaryIO, index: int, chunk_size: int) -> bytes:
+def _read_chunk(stream: BinaryIO, index: int, chunk_size: int) -> psrp.EncodedData:
     stream.seek(index * chunk_size)
-    return serialized_chunk(stream.read(chunk_size))
+    return psrp.EncodedData.of(serialized_chunk(stream.read(chunk_size)))
 
 
 @dataclass(eq=False)
@@ -87,7 +88,7 @@ class Window:
     count_encoded: Callable[[int], None]
     low: int = 0
     waited_s: float = 0.0  # how long readers ahead have waited for slower ones, in all
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: list[psrp.EncodedData] = field(default_factory=list)
     positions: dict[int, int] = field(default_factory=dict)  # reader -> next chunk index
     changed: anyio.Event = field(default_factory=anyio.Event)
     loading: anyio.Lock = field(default_factory=anyio.Lock)
@@ -101,7 +102,7 @@ class Window:
         self.changed.set()
         self.changed = anyio.Event()
 
-    async def get(self, reader: int, index: int) -> bytes | None:
+    async def get(self, reader: int, index: int) -> psrp.EncodedData | None:
         """Chunk `index` for an attached reader; None when the reader was let go."""
         while True:
             if reader not in self.positions:
@@ -216,7 +217,7 @@ class ChunkReader:
     def chunks(self) -> _ChunkIterator:
         return _ChunkIterator(self)
 
-    async def get(self, index: int) -> bytes:
+    async def get(self, index: int) -> psrp.EncodedData:
         if self._window is not None:
             chunk = await self._window.get(self._id, index)
             if chunk is not None:
@@ -250,7 +251,7 @@ class _ChunkIterator:
     def __aiter__(self) -> _ChunkIterator:
         return self
 
-    async def __anext__(self) -> bytes:
+    async def __anext__(self) -> psrp.EncodedData:
         index = next(self._indexes, None)
         if index is None:
             raise StopAsyncIteration

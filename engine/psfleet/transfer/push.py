@@ -40,11 +40,23 @@ class Transferred:
 
 
 class ChunkSources:
-    """One SharedChunks per chunk size: hosts with the same envelope size share encodings."""
+    """One SharedChunks per chunk size: hosts with the same envelope size share encodings;
+    and the temporary file name, the same on every host (see temp_path)."""
 
     def __init__(self, file: LocalFile) -> None:
         self.file = file
         self._by_size: dict[int, SharedChunks] = {}
+        self._token = uuid.uuid4().hex[:12]
+        self._tries: dict[str, int] = {}
+
+    def temp_path(self, path: str, host: str) -> str:
+        """The temporary file beside `path`: one name per run on every host's first try, so
+        that push.ps1's CreatePipeline is serialized once for the fleet, not per host (7 ms
+        of client CPU a host: psfleet.session.psrp caches it by its parameters). A retry on
+        the same host takes a new name: the last try's file may not have been removed."""
+        tries = self._tries[host] = self._tries.get(host, 0) + 1
+        suffix = self._token if tries == 1 else f"{self._token}-{tries}"
+        return f"{path}.{suffix}.psfleet-tmp"
 
     def for_pool(self, pool: RunspacePool) -> SharedChunks:
         size = chunk_size_for(pool.shell.send_envelope_size)
@@ -83,7 +95,7 @@ async def push_file(
     path, existing = await probe(pool, dest, file.path.name, make_parents=make_parents)
     if existing.upper() == file.sha256 and not force:
         return Transferred(path, 0, file.sha256, changed=False)
-    temp = f"{path}.{uuid.uuid4().hex[:12]}.psfleet-tmp"
+    temp = sources.temp_path(path, pool.host)
     placed = False
     try:
         written = await _push(pool, sources.for_pool(pool), path, temp, progress)
@@ -112,7 +124,7 @@ async def _push(
         sent = 0
         try:
             async for chunk in reader.chunks():
-                await pipeline.send_input([chunk])
+                await pipeline.send_encoded_input(chunk)
                 sent = min(sent + source.chunk_size, source.file.length)
                 await progress(sent)
             await pipeline.send_input([], end=True)

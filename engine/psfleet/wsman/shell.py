@@ -177,6 +177,7 @@ class StreamChunk:
     command_id: str | None
     data: bytes
     end: bool = False
+    text: str | None = None  # the base64 of data, when the sender has it already
 
 
 def _stream_xml(chunk: StreamChunk) -> str:
@@ -185,7 +186,8 @@ def _stream_xml(chunk: StreamChunk) -> str:
         attrs += f" CommandId={quoteattr(chunk.command_id)}"
     if chunk.end:
         attrs += ' End="true"'
-    return f"<rsp:Stream {attrs}>{_b64(chunk.data)}</rsp:Stream>"
+    text = chunk.text if chunk.text is not None else _b64(chunk.data)
+    return f"<rsp:Stream {attrs}>{text}</rsp:Stream>"
 
 
 def _parse_streams(parent: ET.Element) -> list[StreamChunk]:

@@ -17,6 +17,10 @@ from psfleet.session.convert import PSObjectView, SecureString
     ("xml", "value"),
     [
         ("<S>plain</S>", "plain"),
+        ("<S>QUJD+/8=</S>", "QUJD+/8="),  # base64 alone: read without the XML parser
+        ("<S>QU&amp;JD</S>", "QU&JD"),  # anything else: with it
+        ("<S>QU JD\n</S>", "QU JD\n"),
+        ("<S></S>", ""),
         ("<S />", ""),
         ("<S>a_x000A_b_x005F_x000A_</S>", "a\nb_x000A_"),
         ("<S>_xD801__xDC37_</S>", "\U00010437"),  # an escaped surrogate pair
@@ -115,6 +119,12 @@ def test_secure_string_never_shows_its_value() -> None:
     [b"<S>unclosed", b"<I32>twelve</I32>", b"<Ref RefId='9' />", b"<Bogus />", b"<TS>1 hour</TS>"],
 )
 def test_malformed_input_is_a_protocol_error(xml: bytes) -> None:
+    with pytest.raises(errors.ProtocolError):
+        clixml.read(xml)
+
+
+@pytest.mark.parametrize("xml", [b"<S>QUJD\x01</S>", b"<S>QUJD</S></S>", b"<S>QU<JD</S>"])
+def test_a_string_that_is_almost_base64_is_still_checked_as_xml(xml: bytes) -> None:
     with pytest.raises(errors.ProtocolError):
         clixml.read(xml)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from xml.etree import ElementTree as ET
 
@@ -32,6 +34,33 @@ def test_large_messages_split_across_payloads_and_join_again() -> None:
         (PSRPMessageType.EndOfPipelineInput, PIPELINE),
     ]
     assert received[0].data == b"<S>" + b"x" * 50_000 + b"</S>"
+
+
+@pytest.mark.parametrize("size", [0, 2, 3, 4, 5, 1000, 1001, 1002])
+def test_a_shared_encoding_gives_the_stream_text_of_the_message_framed_whole(size: int) -> None:
+    data = b"<S>" + base64.b64encode(os.urandom(size)) + b"</S>"
+    shared = psrp.EncodedData.of(data)
+    framed, encoded = psrp.Fragmenter(), psrp.Fragmenter()
+    for _ in range(3):  # object ids advance the same way on both paths
+        (payload,) = framed.payloads(
+            [psrp.message(PSRPMessageType.PipelineInput, POOL, PIPELINE, data)], limit=4096
+        )
+        text = encoded.whole_text(PSRPMessageType.PipelineInput, POOL, PIPELINE, shared, 4096)
+        assert text == base64.b64encode(payload).decode()
+    assert shared.data == data
+
+
+def test_a_shared_encoding_too_big_for_one_fragment_is_left_to_the_fragmenter() -> None:
+    shared = psrp.EncodedData.of(b"<S>" + b"x" * 5000 + b"</S>")
+    fragmenter = psrp.Fragmenter()
+    assert (
+        fragmenter.whole_text(PSRPMessageType.PipelineInput, POOL, PIPELINE, shared, 4096) is None
+    )
+    # and it used no object id
+    (payload,) = fragmenter.payloads(
+        [psrp.message(PSRPMessageType.EndOfPipelineInput, POOL, PIPELINE, b"")], 4096
+    )
+    assert payload[:8] == (1).to_bytes(8, "big")
 
 
 def test_psrpcore_reads_what_the_fragmenter_writes() -> None:

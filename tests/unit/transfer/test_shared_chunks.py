@@ -10,7 +10,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from psfleet.session.psrp import EncodedData
 from psfleet.transfer.chunks import LocalFile, SharedChunks, chunk_size_for
+from psfleet.transfer.push import ChunkSources
 
 pytestmark = pytest.mark.anyio
 CHUNK = 3000
@@ -28,8 +30,10 @@ async def _file(tmp_path: Path, size: int) -> tuple[LocalFile, bytes]:
     return await LocalFile.measure(path), data
 
 
-def _decode(chunks: list[bytes]) -> bytes:
-    return b"".join(base64.b64decode(c.removeprefix(b"<S>").removesuffix(b"</S>")) for c in chunks)
+def _decode(chunks: list[EncodedData]) -> bytes:
+    return b"".join(
+        base64.b64decode(c.data.removeprefix(b"<S>").removesuffix(b"</S>")) for c in chunks
+    )
 
 
 async def _read_all(source: SharedChunks, pause_s: float = 0.0) -> bytes:
@@ -86,3 +90,17 @@ def test_a_chunk_fills_a_send_of_the_envelope_size() -> None:
     encoded = len(base64.b64encode(b"\0" * size)) + len(b"<S></S>")
     assert size % 3 == 0
     assert 100_000 < encoded + 21 + 40 <= (153600 - 4096) // 4 * 3
+
+
+async def test_every_host_first_writes_the_same_temporary_name_and_a_retry_another(
+    tmp_path: Path,
+) -> None:
+    # One name for the fleet keeps push.ps1's CreatePipeline one serialization per run.
+    file, _ = await _file(tmp_path, 10)
+    sources = ChunkSources(file)
+    first = sources.temp_path("C:\\a.bin", "node01")
+    assert first.startswith("C:\\a.bin.") and first.endswith(".psfleet-tmp")
+    assert sources.temp_path("C:\\a.bin", "node02") == first
+    retry = sources.temp_path("C:\\a.bin", "node01")
+    assert retry not in (first, sources.temp_path("C:\\a.bin", "node01"))
+    assert ChunkSources(file).temp_path("C:\\a.bin", "node01") != first  # another run
