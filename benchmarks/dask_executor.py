@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=2000)
     parser.add_argument("--rtt", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--address", default=ADDRESS, help="the simulated fleet's first address")
     parser.add_argument(
         "--executors",
         default="local,local-cluster,local,local-cluster",
@@ -169,7 +170,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         inventory = Path(workdir) / "inventory.yml"
         with sim_process(
-            "--hosts", str(args.hosts), "--base-address", ADDRESS, "--port", str(PORT),
+            "--hosts", str(args.hosts), "--base-address", args.address, "--port", str(PORT),
             "--inventory", str(inventory), "--rtt-ms", f"{args.rtt:g}",
         ):  # fmt: skip
             for executor in args.executors.split(","):
