@@ -19,7 +19,7 @@ import typer
 from psfleet import eventloop
 from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.fanout_options import FanoutArgs
-from psfleet.cli.interrupts import EXIT_INTERRUPTED, watch_interrupts
+from psfleet.cli.interrupts import EXIT_INTERRUPTED, interruptible
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.output_options import JsonOutput, LogJson, OutputDir, Quiet
 from psfleet.cli.recording import Recording, Rerun, as_recorded, run_targets, warn
@@ -147,21 +147,13 @@ async def start_run(
                 sys.stdout.write(f"[{event.host}] {event.status}: {event.error_message}\n")
         await recorder.handle(event)
 
-    work = anyio.CancelScope()
     try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(
-                watch_interrupts,
-                work.cancel,
-                lambda: work.cancel_called,
-                "commands already started stay disconnected, the other pools are closed",
-            )
-            with work:
-                await start_disconnected(
-                    hosts, sessions, one_script(scripts), args, options, emit,
-                    idle_timeout_s=idle_timeout_s,
-                )  # fmt: skip
-            group.cancel_scope.cancel()
+        stopping = "commands already started stay disconnected, the other pools are closed"
+        async with interruptible(stopping) as work:
+            await start_disconnected(
+                hosts, sessions, one_script(scripts), args, options, emit,
+                idle_timeout_s=idle_timeout_s,
+            )  # fmt: skip
         counts = {status: 0 for status in HostStatus}
         for done in failed:
             counts[done.status] += 1
@@ -344,19 +336,12 @@ async def _receive_main(
                 for sink in all_sinks:
                     await sink.handle(event)
 
-            work = anyio.CancelScope()
-            async with anyio.create_task_group() as group:
-                group.start_soon(
-                    watch_interrupts,
-                    work.cancel,
-                    lambda: work.cancel_called,
-                    "the pools still running are disconnected again for a later receive",
+            summary: RunSummary | None = None
+            stopping = "the pools still running are disconnected again for a later receive"
+            async with interruptible(stopping) as work:
+                summary = await receive_disconnected(
+                    targets, sessions, options, emit, idle_timeout_s=run.idle_timeout_s
                 )
-                with work:
-                    summary = await receive_disconnected(
-                        targets, sessions, options, emit, idle_timeout_s=run.idle_timeout_s
-                    )
-                group.cancel_scope.cancel()
             # Interrupted: the hosts not finished stay `disconnected` in the store (no
             # HostDone reached it), their pools disconnected again by receive_disconnected.
             return None if work.cancel_called else summary

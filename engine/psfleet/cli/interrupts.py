@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import anyio
 
@@ -24,3 +25,15 @@ async def watch_interrupts(
                 os._exit(EXIT_INTERRUPTED)
             sys.stderr.write(f"psfleet: interrupting: {what}...\n")
             stop()
+
+
+@asynccontextmanager
+async def interruptible(what: str) -> AsyncIterator[anyio.CancelScope]:
+    """A block that the first Ctrl-C cancels (then `scope.cancel_called`), saying `what`
+    happens now; the second exits at once (`watch_interrupts`)."""
+    work = anyio.CancelScope()
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch_interrupts, work.cancel, lambda: work.cancel_called, what)
+        with work:
+            yield work
+        group.cancel_scope.cancel()
