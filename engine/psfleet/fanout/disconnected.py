@@ -119,32 +119,31 @@ async def _start_all(
             verdict: Verdict | None = None
             attempts = 0
             try:
-                with anyio.CancelScope(deadline=deadline) as scope:
-                    async for attempt in _retrying(options):
-                        with attempt:
-                            attempts += 1
-                            await emit(HostStarted(target.name, attempts))  # before the Create
-                            if pool is not None:
-                                await pool.aclose()  # the failed attempt's
-                            client = client_options_for(target, options.client)
-                            pool = new_pool(endpoint_for(target, options), client, session.pool_id)
-                            await pool.open()
-                    assert pool is not None  # the last attempt opened it
-                    await _start(pool, session, script, args, idle_timeout_s)
-                    started.append(target.name)  # no checkpoint since the disconnect
-            except errors.PsfleetError as exc:
-                verdict = final_status(Happened(target.name, error=exc))
-            except BaseException:  # Ctrl-C: a pool not left disconnected is deleted
-                if pool is not None:
+                try:
+                    with anyio.CancelScope(deadline=deadline) as scope:
+                        async for attempt in _retrying(options):
+                            with attempt:
+                                attempts += 1
+                                await emit(HostStarted(target.name, attempts))  # before Create
+                                if pool is not None:
+                                    await pool.aclose()  # the failed attempt's
+                                client = client_options_for(target, options.client)
+                                endpoint = endpoint_for(target, options)
+                                pool = new_pool(endpoint, client, session.pool_id)
+                                await pool.open()
+                        assert pool is not None  # the last attempt opened it
+                        await _start(pool, session, script, args, idle_timeout_s)
+                        started.append(target.name)  # no checkpoint since the disconnect
+                except errors.PsfleetError as exc:
+                    verdict = final_status(Happened(target.name, error=exc))
+                if scope.cancelled_caught and target.name not in started:
+                    verdict = final_status(Happened(target.name, stop=stop, limit_s=limit_s))
+                if verdict is not None:
+                    ended.add(target.name)  # reported on time: the Delete below is cleanup
+                    await emit(_done(target.name, verdict, time.monotonic() - begun, attempts))
+            finally:  # Ctrl-C too: a pool not left disconnected is deleted (shielded);
+                if pool is not None:  # nothing to do for a disconnected one
                     await pool.aclose()
-                raise
-            if scope.cancelled_caught and target.name not in started:
-                verdict = final_status(Happened(target.name, stop=stop, limit_s=limit_s))
-            if verdict is not None:
-                ended.add(target.name)  # reported on time: the Delete below is cleanup
-                await emit(_done(target.name, verdict, time.monotonic() - begun, attempts))
-            if pool is not None:
-                await pool.aclose()  # shielded; nothing to do for a disconnected pool
 
     try:
         async with anyio.create_task_group() as group:
