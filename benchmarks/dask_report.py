@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.markdown import goal_row, num
+
 Record = dict[str, Any]
 _GOAL_OVERHEAD_MS = 0.2
 _GOAL_P99_MS = 1000.0
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def dask_records(records: list[Record]) -> list[Record]:
@@ -40,20 +36,15 @@ def table(records: list[Record]) -> str:
         status = r["status"] if not r.get("note") else f"{r['status']}: {r['note']}"
         lines.append(
             f"| cold {r['hosts']} @ {r['rtt_ms']:g} ms | {r['tool']} | {status} "
-            f"| {_num(r.get('wall_s'), 2)} | {_num(r.get('hosts_per_s'))} "
-            f"| {_num(r.get('client_cpu_ms_per_host'), 3)} "
-            f"| {_num(r.get('scheduler_cpu_ms_per_host'), 3)} "
-            f"| {_num(r.get('workers_cpu_ms_per_host'), 2)} "
-            f"| {_num(r.get('server_cpu_ms_per_host'), 2)} "
-            f"| {_num(r.get('latency_p50_ms'))} / {_num(r.get('latency_p99_ms'))} "
+            f"| {num(r.get('wall_s'), 2)} | {num(r.get('hosts_per_s'))} "
+            f"| {num(r.get('client_cpu_ms_per_host'), 3)} "
+            f"| {num(r.get('scheduler_cpu_ms_per_host'), 3)} "
+            f"| {num(r.get('workers_cpu_ms_per_host'), 2)} "
+            f"| {num(r.get('server_cpu_ms_per_host'), 2)} "
+            f"| {num(r.get('latency_p50_ms'))} / {num(r.get('latency_p99_ms'))} "
             f"| {r.get('bound', '-')} |"
         )
     return "\n".join(lines)
-
-
-def _goal(name: str, target: str, value: str, met: bool | None, note: str = "") -> str:
-    verdict = "not measured" if met is None else ("met" if met else "**not met**")
-    return f"| {name} | {target} | {value} | {verdict} | {note} |"
 
 
 def overhead_ms(record: Record) -> float | None:
@@ -77,7 +68,7 @@ def _overhead_goal(records: list[Record], hosts: int) -> str:
     target = f"<= {_GOAL_OVERHEAD_MS:g} ms"
     passes = [(r, ms) for r in records if _is_dask(r) and (ms := overhead_ms(r)) is not None]
     if not passes:
-        return _goal(name, target, "-", None)
+        return goal_row(name, target, "-", None)
     value = ", ".join(
         f"{ms:.3f} ({r['client_cpu_ms_per_host']:.3f} + {r['scheduler_cpu_ms_per_host']:.3f})"
         for r, ms in passes
@@ -87,7 +78,7 @@ def _overhead_goal(records: list[Record], hosts: int) -> str:
     if local:
         note += f"; local client for the whole host: {', '.join(f'{v:.2f}' for v in local)} ms"
     worst = max(ms for _, ms in passes)
-    return _goal(name, target, value, worst <= _GOAL_OVERHEAD_MS and _all_ok(records), note)
+    return goal_row(name, target, value, worst <= _GOAL_OVERHEAD_MS and _all_ok(records), note)
 
 
 def _latency_goal(records: list[Record], hosts: int) -> str:
@@ -95,11 +86,11 @@ def _latency_goal(records: list[Record], hosts: int) -> str:
     target = f"<= {_GOAL_P99_MS:g} ms"
     passes = [r["latency_p99_ms"] for r in records if _is_dask(r)]
     if not passes:
-        return _goal(name, target, "-", None)
+        return goal_row(name, target, "-", None)
     local = [r["latency_p99_ms"] for r in records if r["tool"] == "psfleet"]
     note = f"local: {', '.join(f'{v:.0f}' for v in local)} ms" if local else ""
     value = ", ".join(f"{v:.0f} ms" for v in passes)
-    return _goal(name, target, value, max(passes) <= _GOAL_P99_MS and _all_ok(records), note)
+    return goal_row(name, target, value, max(passes) <= _GOAL_P99_MS and _all_ok(records), note)
 
 
 def _all_ok(records: list[Record]) -> bool:

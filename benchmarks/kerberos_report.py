@@ -11,18 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.markdown import goal_row, num
+
 Record = dict[str, Any]
 AUTHS = ("kerberos", "negotiate", "negotiate-no-kdc")
 _RTT_MS = 20.0
 _GOAL_STALL_S = 0.050
 _GOAL_NO_KDC_RATIO = 1.2
 _GOAL_SPEEDUP = 5.0
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def kerberos_records(records: list[Record]) -> list[Record]:
@@ -52,12 +48,12 @@ def table(records: list[Record]) -> str:
         status = r["status"] if not r.get("note") else f"{r['status']}: {r['note']}"
         lines.append(
             f"| cold {r['hosts']} @ {r['rtt_ms']:g} ms, {r['auth']} | {r['tool']} | {status} "
-            f"| {_num(r.get('wall_s'), 2)} | {_num(r.get('hosts_per_s'))} "
-            f"| {_num(r.get('client_cpu_ms_per_host'), 2)} "
-            f"| {_num(r.get('server_cpu_ms_per_host'), 2)} "
-            f"| {_num(kdc.get('as_exchanges'))} | {_num(kdc.get('tgs_requests'))} "
-            f"| {_num(r.get('kdc_cpu_ms_per_host'), 2)} "
-            f"| {_num(stall * 1000 if stall is not None else None)} | {r.get('bound', '-')} |"
+            f"| {num(r.get('wall_s'), 2)} | {num(r.get('hosts_per_s'))} "
+            f"| {num(r.get('client_cpu_ms_per_host'), 2)} "
+            f"| {num(r.get('server_cpu_ms_per_host'), 2)} "
+            f"| {num(kdc.get('as_exchanges'))} | {num(kdc.get('tgs_requests'))} "
+            f"| {num(r.get('kdc_cpu_ms_per_host'), 2)} "
+            f"| {num(stall * 1000 if stall is not None else None)} | {r.get('bound', '-')} |"
         )
     return "\n".join(lines)
 
@@ -67,11 +63,6 @@ def _find(records: list[Record], hosts: int, auth: str, tool: str) -> Record | N
         if (r["hosts"], r["auth"], r["tool"]) == (hosts, auth, tool) and r.get("wall_s"):
             return r
     return None
-
-
-def _goal(name: str, target: str, value: str, met: bool | None, note: str = "") -> str:
-    verdict = "not measured" if met is None else ("met" if met else "**not met**")
-    return f"| {name} | {target} | {value} | {verdict} | {note} |"
 
 
 def goals(records: list[Record]) -> str:
@@ -92,7 +83,7 @@ def _as_goal(records: list[Record], hosts: int) -> str:
     name = f"AS exchanges per run per credential, {hosts} hosts"
     found = [r for a in ("kerberos", "negotiate") if (r := _find(records, hosts, a, "psfleet"))]
     if not found:
-        return _goal(name, "1", "-", None)
+        return goal_row(name, "1", "-", None)
     counts = [(r["auth"], (r.get("kdc") or {}).get("as_exchanges")) for r in found]
     value = ", ".join(f"{auth} {count}" for auth, count in counts)
     pypsrp = _find(records, hosts, "kerberos", "pypsrp-256")
@@ -101,7 +92,7 @@ def _as_goal(records: list[Record], hosts: int) -> str:
         if pypsrp
         else ""
     )
-    return _goal(name, "1", value, all(count == 1 for _, count in counts), note)
+    return goal_row(name, "1", value, all(count == 1 for _, count in counts), note)
 
 
 def _stall_goal(records: list[Record], hosts: int) -> str:
@@ -115,12 +106,12 @@ def _stall_goal(records: list[Record], hosts: int) -> str:
         if r["auth"] in AUTHS and r.get("longest_stall_s") is not None
     ]
     if not stalls:
-        return _goal(name, target, "-", None)
+        return goal_row(name, target, "-", None)
     auth, worst = max(stalls, key=lambda pair: pair[1])
     ntlm = _find(records, hosts, "ntlm", "psfleet")
     reference = ntlm.get("longest_stall_s") if ntlm else None
     note = f"--auth ntlm in the same run: {reference * 1000:.0f} ms" if reference else ""
-    return _goal(name, target, f"{worst * 1000:.0f} ms ({auth})", worst < _GOAL_STALL_S, note)
+    return goal_row(name, target, f"{worst * 1000:.0f} ms ({auth})", worst < _GOAL_STALL_S, note)
 
 
 def _no_kdc_goal(records: list[Record], hosts: int) -> str:
@@ -129,11 +120,11 @@ def _no_kdc_goal(records: list[Record], hosts: int) -> str:
     ntlm = _find(records, hosts, "ntlm", "psfleet")
     no_kdc = _find(records, hosts, "negotiate-no-kdc", "psfleet")
     if ntlm is None or no_kdc is None:
-        return _goal(name, target, "-", None)
+        return goal_row(name, target, "-", None)
     ratio = no_kdc["wall_s"] / ntlm["wall_s"]
     value = f"{ratio:.2f}x ({no_kdc['wall_s']:.2f} vs {ntlm['wall_s']:.2f} s)"
     met = ratio <= _GOAL_NO_KDC_RATIO and no_kdc["status"] == "ok"
-    return _goal(name, target, value, met, "same simulator, back to back")
+    return goal_row(name, target, value, met, "same simulator, back to back")
 
 
 def _speedup_goal(records: list[Record], hosts: int) -> str:
@@ -142,11 +133,11 @@ def _speedup_goal(records: list[Record], hosts: int) -> str:
     ours = _find(records, hosts, "kerberos", "psfleet")
     theirs = _find(records, hosts, "kerberos", "pypsrp-256")
     if ours is None or theirs is None:
-        return _goal(name, target, "-", None)
+        return goal_row(name, target, "-", None)
     ratio = theirs["wall_s"] / ours["wall_s"]
     value = f"{ratio:.1f}x ({theirs['wall_s']:.2f} vs {ours['wall_s']:.2f} s)"
     note = f"{ours.get('bound')} for psfleet"
     if theirs["status"] == "dnf":
         note += f"; pypsrp was cut at {theirs['time_limit_s']:g} s: the ratio is a lower bound"
     met = ratio >= _GOAL_SPEEDUP and ours["status"] == "ok"
-    return _goal(name, target, value, met, note)
+    return goal_row(name, target, value, met, note)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.markdown import goal_row
 from psfleet.bench.model import LimitModel
 
 Record = dict[str, Any]
@@ -130,11 +131,6 @@ def _why(record: Record) -> str:
     )
 
 
-def _goal(name: str, target: str, value: str, met: bool | None, why: str) -> str:
-    verdict = "not measured" if met is None else ("met" if met else "**not met**")
-    return f"| {name} | {target} | {value} | {verdict} | {why} |"
-
-
 def goals_table(records: list[Record]) -> str:
     lines = ["| goal | target | measured | verdict | what limits it |", "|---|---|---|---|---|"]
     lines.append(_cold_goal(records))
@@ -158,17 +154,17 @@ def _cold_goal(records: list[Record]) -> str:
     name = "cold 1000 hosts, RTT 20 ms, NTLM + encryption"
     cold = find(records, "cold", 1000, "psfleet")
     if cold is None or cold.get("wall_s") is None:
-        return _goal(name, f"<= {_GOAL_COLD_S:g} s", "-", None, "")
+        return goal_row(name, f"<= {_GOAL_COLD_S:g} s", "-", None, "")
     met = cold["status"] == "ok" and cold["wall_s"] <= _GOAL_COLD_S
     why = _why(cold) + _floor(cold)
-    return _goal(name, f"<= {_GOAL_COLD_S:g} s", f"{cold['wall_s']:.1f} s", met, why)
+    return goal_row(name, f"<= {_GOAL_COLD_S:g} s", f"{cold['wall_s']:.1f} s", met, why)
 
 
 def _ratio_goal(records: list[Record]) -> str:
     name = "the same, vs pypsrp with 256 threads"
     ours, theirs = find(records, "cold", 1000, "psfleet"), find(records, "cold", 1000, "pypsrp-256")
     if not ours or not theirs or not ours.get("hosts_per_s") or not theirs.get("hosts_per_s"):
-        return _goal(name, f">= {_GOAL_RATIO:g}x hosts/s", "-", None, "")
+        return goal_row(name, f">= {_GOAL_RATIO:g}x hosts/s", "-", None, "")
     ratio = ours["hosts_per_s"] / theirs["hosts_per_s"]
     client_ratio = theirs["client_cpu_ms_per_host"] / ours["client_cpu_ms_per_host"]
     why = (
@@ -180,17 +176,19 @@ def _ratio_goal(records: list[Record]) -> str:
             f"; pypsrp was cut at {theirs['time_limit_s']:g} s with {theirs['ok']} of "
             f"{theirs['hosts']} hosts done: its rate counts those"
         )
-    return _goal(name, f">= {_GOAL_RATIO:g}x hosts/s", f"{ratio:.1f}x", ratio >= _GOAL_RATIO, why)
+    return goal_row(
+        name, f">= {_GOAL_RATIO:g}x hosts/s", f"{ratio:.1f}x", ratio >= _GOAL_RATIO, why
+    )
 
 
 def _warm_goal(records: list[Record]) -> str:
     name = "warm 1000 hosts (pools open), RTT 20 ms"
     warm = find(records, "warm", 1000, "psfleet")
     if warm is None or warm.get("wall_s") is None:
-        return _goal(name, f"<= {_GOAL_WARM_S:g} s", "-", None, "")
+        return goal_row(name, f"<= {_GOAL_WARM_S:g} s", "-", None, "")
     met = warm["status"] == "ok" and warm["wall_s"] <= _GOAL_WARM_S
     why = _why(warm) + _floor(warm)
-    return _goal(name, f"<= {_GOAL_WARM_S:g} s", f"{warm['wall_s']:.2f} s", met, why)
+    return goal_row(name, f"<= {_GOAL_WARM_S:g} s", f"{warm['wall_s']:.2f} s", met, why)
 
 
 def _scale_goal(records: list[Record]) -> str:
@@ -198,14 +196,14 @@ def _scale_goal(records: list[Record]) -> str:
     big = [r for r in records if r["tool"] == "psfleet" and r["hosts"] >= 5000 and r.get("wall_s")]
     target = f"RSS <= {_GOAL_RSS_MB / 1024:g} GB, no fd errors"
     if not big:
-        return _goal(name, target, "-", None, "not in this profile: make bench-full")
+        return goal_row(name, target, "-", None, "not in this profile: make bench-full")
     rss = max(r["peak_rss_mb"] for r in big)
     fd_errors = sum((r.get("failures") or {}).get("too_many_open_files", 0) for r in big)
     files = max(r["peak_open_files"] for r in big)
     value = f"peak RSS {rss:.0f} MB, {files} open files, {fd_errors} fd errors"
     ok = all(r["status"] == "ok" for r in big)
     why = "every 5000-host case finished" if ok else "; ".join(_why(r) for r in big)
-    return _goal(name, target, value, rss <= _GOAL_RSS_MB and fd_errors == 0 and ok, why)
+    return goal_row(name, target, value, rss <= _GOAL_RSS_MB and fd_errors == 0 and ok, why)
 
 
 def _cpu_goal(records: list[Record]) -> str:
@@ -222,7 +220,7 @@ def _cpu_goal(records: list[Record]) -> str:
     if fanout and fanout.get("client_cpu_ms_per_host"):
         values.append(f"{fanout['client_cpu_ms_per_host']:.2f} ms in the 1000-host fan-out")
     if not values:
-        return _goal(name, f"<= {_GOAL_CPU_MS:g} ms", "-", None, "")
+        return goal_row(name, f"<= {_GOAL_CPU_MS:g} ms", "-", None, "")
     best = min(r["client_cpu_ms_per_host"] for r in [*floor, *([fanout] if fanout else [])] if r)
     why = "see the cold-path profile: where the CPU goes"
-    return _goal(name, f"<= {_GOAL_CPU_MS:g} ms", "; ".join(values), best <= _GOAL_CPU_MS, why)
+    return goal_row(name, f"<= {_GOAL_CPU_MS:g} ms", "; ".join(values), best <= _GOAL_CPU_MS, why)

@@ -19,17 +19,12 @@ from typing import Any
 
 from benchmarks import dask_report, kerberos_report, plots, transfer_report
 from benchmarks.limits import goals_table, model_table
+from benchmarks.markdown import num
 from benchmarks.supervise import ROOT
 
 DOCS = ROOT / "docs"
 DOC = DOCS / "performance.md"
 Record = dict[str, Any]
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def run_block(results: dict[str, Any], path: Path) -> str:
@@ -79,11 +74,11 @@ def figures_table(records: list[Record]) -> str:
         status = r["status"] if not r.get("note") else f"{r['status']}: {r['note']}"
         lines.append(
             f"| {r['kind']} {r['hosts']} @ {r['rtt_ms']:g} ms{auth} | {r['tool']}{throttle} "
-            f"| {status} | {_num(r.get('wall_s'), 2)} | {_num(r.get('hosts_per_s'))} "
-            f"| {_num(r.get('client_cpu_ms_per_host'), 2)} "
-            f"| {_num(r.get('server_cpu_ms_per_host'), 2)} "
-            f"| {_num(r.get('round_trips_per_host'))} | {_num(r.get('peak_rss_mb'), 0)} "
-            f"| {_num(r.get('peak_open_files'))} | {failures} | {r.get('bound', '-')} |"
+            f"| {status} | {num(r.get('wall_s'), 2)} | {num(r.get('hosts_per_s'))} "
+            f"| {num(r.get('client_cpu_ms_per_host'), 2)} "
+            f"| {num(r.get('server_cpu_ms_per_host'), 2)} "
+            f"| {num(r.get('round_trips_per_host'))} | {num(r.get('peak_rss_mb'), 0)} "
+            f"| {num(r.get('peak_open_files'))} | {failures} | {r.get('bound', '-')} |"
         )
     return "\n".join(lines)
 
@@ -107,10 +102,10 @@ def probe_table(probes: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {fleet['hosts']} @ {fleet['rtt_ms']:g} ms | {_pair(f, 'rtt_ms')} "
             f"| {_pair(f, 'connect_ms')} | {_pair(f, 'pool_open_ms')} | {_pair(f, 'warm_ms')} "
-            f"| {_num(f['round_trips_per_command'])} "
-            f"| {_num(f['round_trips_per_host'])} / {_num(probe['server_requests_per_host'])} "
-            f"| {_pair(f, 'client_cpu_ms_per_host', 2)} | {_num(f['hosts_per_s'])} "
-            f"| {_num(f['needed_concurrency'])} |"
+            f"| {num(f['round_trips_per_command'])} "
+            f"| {num(f['round_trips_per_host'])} / {num(probe['server_requests_per_host'])} "
+            f"| {_pair(f, 'client_cpu_ms_per_host', 2)} | {num(f['hosts_per_s'])} "
+            f"| {num(f['needed_concurrency'])} |"
         )
     return "\n".join(lines)
 
@@ -119,7 +114,7 @@ def _pair(figures: dict[str, Any], key: str, digits: int = 1) -> str:
     """`alone / fan-out`: the one-at-a-time hosts' median, then the whole fan-out's."""
     alone = (figures["unloaded"] or {}).get(key)
     fanout = figures[key]["p50"] if isinstance(figures[key], dict) else figures[key]
-    return f"{_num(alone, digits)} / {_num(fanout, digits)}"
+    return f"{num(alone, digits)} / {num(fanout, digits)}"
 
 
 def profile_block(profile: dict[str, Any] | None) -> str:

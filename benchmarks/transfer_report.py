@@ -14,17 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.markdown import goal_row, num
+
 Record = dict[str, Any]
 _GOAL_SPEEDUP = 5.0
 _GOAL_WIRE = 1.4
 _GOAL_FLAT_RSS = 1.5
 PYPSRP = "pypsrp-32"
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def table(records: list[Record]) -> str:
@@ -38,18 +34,13 @@ def table(records: list[Record]) -> str:
         status = r["status"] if not r.get("note") else f"{r['status']}: {r['note'][:120]}"
         lines.append(
             f"| {r['size_mb']:g} MB x {r['hosts']} @ {r['rtt_ms']:g} ms | {r['direction']} "
-            f"| {r['tool']} | {status} | {_num(r.get('wall_s'), 2)} | {_num(r.get('mb_per_s'))} "
-            f"| {_num(r.get('client_cpu_ms_per_mb'))} | {_num(r.get('sim_cpu_ms_per_mb'))} "
-            f"| {_num(r.get('client_cpu_ms_per_file_mb'))} "
-            f"| {_num(r.get('wire_per_payload_byte'), 3)} | {_num(r.get('client_peak_rss_mb'), 0)} "
-            f"| {_num(r.get('sim_peak_rss_mb'), 0)} |"
+            f"| {r['tool']} | {status} | {num(r.get('wall_s'), 2)} | {num(r.get('mb_per_s'))} "
+            f"| {num(r.get('client_cpu_ms_per_mb'))} | {num(r.get('sim_cpu_ms_per_mb'))} "
+            f"| {num(r.get('client_cpu_ms_per_file_mb'))} "
+            f"| {num(r.get('wire_per_payload_byte'), 3)} | {num(r.get('client_peak_rss_mb'), 0)} "
+            f"| {num(r.get('sim_peak_rss_mb'), 0)} |"
         )
     return "\n".join(lines)
-
-
-def _goal(name: str, target: str, value: str, met: bool | None, note: str = "") -> str:
-    verdict = "not measured" if met is None else ("met" if met else "**not met**")
-    return f"| {name} | {target} | {value} | {verdict} | {note} |"
 
 
 def _ok(records: list[Record]) -> list[Record]:
@@ -79,12 +70,12 @@ def _speedup_goals(fleet: list[Record]) -> list[str]:
         name = f"fleet MB/s vs {PYPSRP}, {direction} {size:g} MB x {hosts} @ {rtt:g} ms"
         other = theirs.get(key)
         if other is None:
-            rows.append(_goal(name, f">= {_GOAL_SPEEDUP:g}x", "-", None))
+            rows.append(goal_row(name, f">= {_GOAL_SPEEDUP:g}x", "-", None))
             continue
         ratio = ours[key]["mb_per_s"] / other["mb_per_s"]
         value = f"{ratio:.1f}x ({ours[key]['mb_per_s']:.1f} vs {other['mb_per_s']:.1f} MB/s)"
         note = "pypsrp: a model of its wire format (see above)"
-        rows.append(_goal(name, f">= {_GOAL_SPEEDUP:g}x", value, ratio >= _GOAL_SPEEDUP, note))
+        rows.append(goal_row(name, f">= {_GOAL_SPEEDUP:g}x", value, ratio >= _GOAL_SPEEDUP, note))
     return rows
 
 
@@ -92,14 +83,14 @@ def _wire_goal(fleet: list[Record]) -> str:
     mine = [r for r in _ok(fleet) if r["tool"] == "psfleet"]
     name = "wire bytes per payload byte (psfleet)"
     if not mine:
-        return _goal(name, f"<= {_GOAL_WIRE:g}", "-", None)
+        return goal_row(name, f"<= {_GOAL_WIRE:g}", "-", None)
     low = min(r["wire_per_payload_byte"] for r in mine)
     high = max(r["wire_per_payload_byte"] for r in mine)
     peers = [r["wire_per_payload_byte"] for r in _ok(fleet) if r["tool"] == PYPSRP]
     note = "unreachable inside PSRP: base64 twice is 16/9 = 1.78 (see below)"
     if peers:
         note += f"; {PYPSRP}: {min(peers):.3f}-{max(peers):.3f}"
-    return _goal(name, f"<= {_GOAL_WIRE:g}", f"{low:.3f}-{high:.3f}", high <= _GOAL_WIRE, note)
+    return goal_row(name, f"<= {_GOAL_WIRE:g}", f"{low:.3f}-{high:.3f}", high <= _GOAL_WIRE, note)
 
 
 def _sublinear_goals(scaling: list[Record]) -> list[str]:
@@ -111,7 +102,7 @@ def _sublinear_goals(scaling: list[Record]) -> list[str]:
     one = at.get(1)
     larger = sorted(n for n in at if n > 1)
     if one is None or not larger:
-        return [_goal(name, target, "-", None)]
+        return [goal_row(name, target, "-", None)]
     rows = []
     for hosts in larger:
         cpu, linear = at[hosts]["client_cpu_s"], hosts * one["client_cpu_s"]
@@ -121,7 +112,7 @@ def _sublinear_goals(scaling: list[Record]) -> list[str]:
             "ms per MB moved)"
         )
         note = f"{one['size_mb']:g} MB; each host's connect, NTLM and pool open included"
-        rows.append(_goal(name, target, value, cpu < linear, note))
+        rows.append(goal_row(name, target, value, cpu < linear, note))
     return rows
 
 
@@ -135,11 +126,11 @@ def _flat_rss_goals(rss: list[Record]) -> list[str]:
             name = f"{side} peak RSS, {direction}, one host"
             target = f"flat (largest <= {_GOAL_FLAT_RSS:g}x smallest file's)"
             if len(at) < 2:
-                rows.append(_goal(name, target, "-", None))
+                rows.append(goal_row(name, target, "-", None))
                 continue
             values = [r[f"{side}_peak_rss_mb"] for r in at]
             value = ", ".join(
                 f"{r['size_mb']:g} MB: {v:.0f} MB" for r, v in zip(at, values, strict=True)
             )
-            rows.append(_goal(name, target, value, values[-1] <= _GOAL_FLAT_RSS * values[0]))
+            rows.append(goal_row(name, target, value, values[-1] <= _GOAL_FLAT_RSS * values[0]))
     return rows
