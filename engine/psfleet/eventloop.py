@@ -70,9 +70,9 @@ def freeze_startup_heap() -> None:
     """Keep what start-up made (modules, classes, constants: most of a fresh process's
     objects) out of every later garbage collection.
 
-    A full collection walks every object; in a 1000-host fan-out one took 74 ms with the
-    start-up heap in it and 13 ms with it frozen, and it stops the event loop whichever
-    thread runs it. For applications (the CLI, the benchmarks' client), not a library's
-    call: a frozen object is never collected, even once unreachable.
+    A full collection walks every object, and it stops the event loop whichever thread
+    runs it; the start-up heap is most of what it would walk in a fan-out. For
+    applications (the CLI, the benchmarks' client), not a library's call: a frozen object
+    is never collected, even once unreachable.
     """
     gc.freeze()
