@@ -16,7 +16,7 @@ import sys
 
 import psutil
 
-from psfleet.client import client_options, open_pool
+from psfleet.client import ClientOptions, client_options, open_pool, shared_broker
 from psfleet.session import RunspacePool
 from psfleet.transport import Endpoint
 
@@ -33,7 +33,12 @@ asyncio.run(main())
 
 
 async def hold_pools(hosts: list[list[object]]) -> None:
-    options = client_options(auth="ntlm", credential=("LAB\\admin", "psfleet-demo"))
+    given = client_options(auth="ntlm", credential=("LAB\\admin", "psfleet-demo"))
+    with shared_broker(given) as options:  # the hosts of one run share its broker
+        await _hold(hosts, options)
+
+
+async def _hold(hosts: list[list[object]], options: ClientOptions) -> None:
     process = psutil.Process()
     gc.collect()
     before = process.memory_info().rss

@@ -3,14 +3,17 @@
     async with psfleet.connect("node01", auth="ntlm", credential=("LAB\\\\admin", pw)) as pool:
         result = await pool.invoke("Get-Service winrm")
 
-The fan-out builds one `ClientOptions` for all hosts (shared SSL context and
-credentials) and calls `connect(host, options=options)` per host.
+`connect()` is one host on its own, with its own credential broker. A fan-out builds one
+`ClientOptions` for all hosts (shared SSL context, credentials and the run's broker) and
+opens each host's pool with `open_pool`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +21,7 @@ from typing import Any, Literal
 
 from psfleet.errors import UsageError
 from psfleet.session.pool import RunspacePool
+from psfleet.transport.credentials import CredentialBroker
 from psfleet.transport.delegation import DelegationAllowlist
 from psfleet.transport.host import HostTransport
 from psfleet.transport.options import (
@@ -129,7 +133,7 @@ class Connection:
         self._pool: RunspacePool | None = None
 
     async def __aenter__(self) -> RunspacePool:
-        self._pool = await open_pool(self.endpoint, self.options)
+        self._pool = await open_lone_pool(self.endpoint, self.options)
         return self._pool
 
     async def __aexit__(
@@ -165,13 +169,39 @@ def connect(
     return Connection(Endpoint(host, address=address, port=port, tls=tls), options)
 
 
+@contextlib.contextmanager
+def shared_broker(options: ClientOptions) -> Iterator[ClientOptions]:
+    """`options` whose hosts share one credential broker in the block (one ticket, one
+    lockout guard): many hosts' pools outside a fan-out, which brings its run's own."""
+    auth, broker = CredentialBroker.attach(options.auth, options.timeouts)
+    try:
+        yield dataclasses.replace(options, auth=auth)
+    finally:
+        if broker is not None:
+            broker.close()
+
+
 async def open_pool(
     endpoint: Endpoint, options: ClientOptions, pool_id: uuid.UUID | None = None
 ) -> RunspacePool:
-    """Open a pool; the caller must `await pool.aclose()`. Nothing stays open on failure.
+    """Open a pool on a host of a run: `options.auth` carries the run's credential broker
+    (`shared_broker`); one host on its own: `open_lone_pool`. The caller must
+    `await pool.aclose()`. Nothing stays open on failure.
 
     `pool_id`: chosen beforehand (its ShellId follows from it), to be recorded first."""
-    pool = new_pool(endpoint, options, pool_id)
+    return await _opened(new_pool(endpoint, options, pool_id))
+
+
+async def open_lone_pool(endpoint: Endpoint, options: ClientOptions) -> RunspacePool:
+    """Open a pool on one host outside any run (psfleet.connect, psfleet shell, a --cluster
+    query): its connection keeps a credential broker of its own, closed with the pool."""
+    transport = HostTransport.alone(
+        endpoint, options.auth, options.tls, options.timeouts, max_channels=_channels(options)
+    )
+    return await _opened(_pool_on(transport, options, None))
+
+
+async def _opened(pool: RunspacePool) -> RunspacePool:
     try:
         await pool.open()
     except BaseException:
@@ -200,14 +230,21 @@ def new_pool(
 ) -> RunspacePool:
     """A pool not opened yet, for a caller that must decide when its cleanup runs (after
     reporting a deadline, say): `await pool.open()`, then `await pool.aclose()` in every
-    case, failure included (it is idempotent and a no-op for a disconnected pool)."""
+    case, failure included (it is idempotent and a no-op for a disconnected pool).
+    `options.auth` carries the run's credential broker, as for `open_pool`."""
     transport = HostTransport(
-        endpoint,
-        options.auth,
-        options.tls,
-        options.timeouts,
-        max_channels=options.max_runspaces + 1,  # one more for Signal/Send while all poll
+        endpoint, options.auth, options.tls, options.timeouts, max_channels=_channels(options)
     )
+    return _pool_on(transport, options, pool_id)
+
+
+def _channels(options: ClientOptions) -> int:
+    return options.max_runspaces + 1  # one more for Signal/Send while all poll
+
+
+def _pool_on(
+    transport: HostTransport, options: ClientOptions, pool_id: uuid.UUID | None
+) -> RunspacePool:
     return RunspacePool(
         transport,
         configuration=options.configuration,

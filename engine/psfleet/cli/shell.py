@@ -21,7 +21,7 @@ from psfleet.cli.connection_options import ConnectionArgs
 from psfleet.cli.ctrl_c import CtrlC, keep_sigint_off_this_thread
 from psfleet.cli.option_groups import with_option_groups
 from psfleet.cli.target_options import Host, Inventory
-from psfleet.client import open_pool
+from psfleet.client import open_lone_pool
 from psfleet.errors import PsfleetError, UsageError
 from psfleet.events import RecordEvent, Stream
 from psfleet.fanout.attempt import client_options_for, endpoint_for
@@ -56,7 +56,9 @@ def shell(
         portal.call(keep_sigint_off_this_thread)
         try:
             pool = portal.call(
-                open_pool, endpoint_for(target, options), client_options_for(target, options.client)
+                open_lone_pool,
+                endpoint_for(target, options),
+                client_options_for(target, options.client),
             )
         except PsfleetError as exc:
             typer.echo(f"psfleet shell: cannot open a session on {target.name}: {exc}", err=True)

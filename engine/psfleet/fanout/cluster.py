@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from psfleet.client import open_pool
+from psfleet.client import open_lone_pool
 from psfleet.errors import OperationTimeout, ProtocolError
 from psfleet.fanout.attempt import client_options_for, endpoint_for
 from psfleet.fanout.options import RunOptions
@@ -15,7 +15,8 @@ _NODES_SCRIPT = "Get-ClusterNode | Select-Object -ExpandProperty Name"
 
 async def cluster_node_names(target: Target, options: RunOptions) -> list[str]:
     """The node names the cluster reports; the caller tries the next node when this raises."""
-    pool = await open_pool(
+    # One query before the run (and its broker) exists: the node's own broker.
+    pool = await open_lone_pool(
         endpoint_for(target, options), client_options_for(target, options.client)
     )
     try:

@@ -43,7 +43,7 @@ class Channel:
     ) -> None:
         self._endpoint = endpoint
         self._auth = auth
-        # HostTransport gives every channel of a host the same broker (CredentialBroker.attach).
+        # Every channel of a host has the same broker: the run's, or the host's own when alone.
         assert auth.broker is not None, "a Channel needs AuthOptions with a broker"
         self._broker = auth.broker
         self._timeouts = timeouts

@@ -309,14 +309,19 @@ class CredentialBroker:
         return gate
 
     @classmethod
+    def for_settings(cls, auth: AuthOptions, timeouts: Timeouts) -> CredentialBroker:
+        """A new broker with the lockout limit of `auth` and the KDC wait of `timeouts`."""
+        return cls(max_auth_failures=auth.max_auth_failures, kdc_timeout=timeouts.connect)
+
+    @classmethod
     def attach(
         cls, auth: AuthOptions, timeouts: Timeouts
     ) -> tuple[AuthOptions, CredentialBroker | None]:
-        """`auth` with a broker: its own if it has one (None returned: not ours to close),
-        else a new one built from its settings, returned for the caller to close."""
+        """For a run's entry point: `auth` with a broker: its own if it has one (None
+        returned: not ours to close), else a new one, returned for the caller to close."""
         if auth.broker is not None:
             return auth, None
-        broker = cls(max_auth_failures=auth.max_auth_failures, kdc_timeout=timeouts.connect)
+        broker = cls.for_settings(auth, timeouts)
         return dataclasses.replace(auth, broker=broker), broker
 
     def close(self) -> None:

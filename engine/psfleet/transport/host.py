@@ -8,6 +8,8 @@ open), and never exceed `max_channels`, which keeps per-host memory small.
 
 from __future__ import annotations
 
+import dataclasses
+
 import anyio
 
 from psfleet.errors import OperationTimeout, UsageError
@@ -36,18 +38,52 @@ class HostTransport:
         *,
         max_channels: int = 2,
     ) -> None:
+        """`auth.broker` is the run's, shared by every host of a fan-out: a transport never
+        makes one silently, since a broker per host asks the KDC once per host (seconds
+        each with no KDC for the realm). One host on its own: `HostTransport.alone`."""
+        if auth.broker is None:
+            raise ValueError(
+                "HostTransport needs the run's CredentialBroker in auth.broker (a fan-out: "
+                "psfleet.fanout.executor.run_broker); one host on its own: HostTransport.alone"
+            )
         check_auth_allowed(endpoint, auth)
         self.endpoint = endpoint
         self.timeouts = timeouts or Timeouts()
-        # Alone (psfleet.connect), a host keeps its own tickets and lockout state; in a
-        # fan-out every host shares the run's broker.
-        auth, self._own_broker = CredentialBroker.attach(auth, self.timeouts)
         self._auth = auth
+        self._own_broker: CredentialBroker | None = None
         self._tls = tls or TLSOptions()
         self._slots = anyio.Semaphore(max_channels, fast_acquire=True)
         self._idle: list[Channel] = []
         self._channels: list[Channel] = []
         self._closed = False
+
+    @classmethod
+    def alone(
+        cls,
+        endpoint: Endpoint,
+        auth: AuthOptions,
+        tls: TLSOptions | None = None,
+        timeouts: Timeouts | None = None,
+        *,
+        max_channels: int = 2,
+    ) -> HostTransport:
+        """One host outside any fan-out (psfleet.connect, psfleet shell): a broker of its
+        own (tickets, lockout guard), whatever `auth` carries, closed by `aclose`."""
+        timeouts = timeouts or Timeouts()
+        broker = CredentialBroker.for_settings(auth, timeouts)
+        try:
+            transport = cls(
+                endpoint,
+                dataclasses.replace(auth, broker=broker),
+                tls,
+                timeouts,
+                max_channels=max_channels,
+            )
+        except BaseException:
+            broker.close()
+            raise
+        transport._own_broker = broker
+        return transport
 
     def __repr__(self) -> str:
         return f"HostTransport({self.endpoint.url!r}, channels={len(self._channels)})"

@@ -93,7 +93,8 @@ class AuthOptions:
     # The lockout guard: hosts that may reject an unproven credential before it is withheld.
     max_auth_failures: int = 3
     # The run's CredentialBroker (tickets, lockout guard), shared by every host's channels;
-    # None: each HostTransport has its own (one host, one connection's worth of state).
+    # set by the run's entry point (CredentialBroker.attach). HostTransport refuses None:
+    # one host on its own asks for a broker of its own by name (HostTransport.alone).
     broker: CredentialBroker | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -47,7 +47,7 @@ async def replayed_pool(capture: str, skip: Iterable[int] = ()) -> AsyncIterator
 async def replayed_cmd(capture: str, command: str, *args: str) -> tuple[CmdResult, list[str]]:
     REPLAYED.add(capture)
     async with ReplayServer(capture) as server:
-        transport = HostTransport(
+        transport = HostTransport.alone(
             Endpoint("127.0.0.1", port=server.port),
             AuthOptions("basic", Credential("user", "x"), allow_basic_over_http=True),
         )
