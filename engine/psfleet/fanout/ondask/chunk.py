@@ -33,6 +33,7 @@ from psfleet.fanout.ondask.wire import (
     stop_event,
     topic,
 )
+from psfleet.fanout.ondask.worker_logs import ChunkLogs, capturing
 from psfleet.fanout.ondask.worker_loop import process_loop
 from psfleet.fanout.options import RunOptions
 from psfleet.fanout.pools import FreshPools
@@ -70,6 +71,7 @@ def run_chunk(spec: ChunkSpec) -> ChunkReport:
         spec,
         worker.address,
         lambda: int(client.get_metadata(credit_key(spec.run_id, spec.chunk_id), 0)),
+        ChunkLogs(spec.log_level, _secrets(options)),
     )
     rounds = itertools.count()
 
@@ -78,7 +80,7 @@ def run_chunk(spec: ChunkSpec) -> ChunkReport:
             [METADATA_ROOT, spec.run_id, "claims", spec.chunk_id, str(next(rounds))], hosts
         )
 
-    result = process_loop().call(_fan_out, spec, options, publish, claim, stop.wait)
+    result = process_loop().call(_fan_out_logged, spec, options, publish, claim, stop.wait)
     return ChunkReport(
         spec.chunk_id, worker.address, publish.sent, False, tuple(result.shells_possibly_open)
     )
@@ -99,8 +101,10 @@ class Publisher:
         spec: ChunkSpec,
         worker: str,
         merged: Callable[[], int],
+        logs: ChunkLogs | None = None,
     ) -> None:
         self._send = send
+        self.logs = logs if logs is not None else ChunkLogs(spec.log_level)
         self._merged = merged
         self._chunk_id = spec.chunk_id
         self.flush_s = spec.flush_s
@@ -133,10 +137,11 @@ class Publisher:
 
     def flush(self) -> None:
         """Worker.log_event only queues the message for the worker's loop: it never blocks."""
-        if not self._pending:
+        if not self._pending and not self.logs.waiting():
             return
         events, self._pending = self._pending, []
-        self._send(encode_batch(self._chunk_id, self.sent, self.worker, events))
+        logs, dropped = self.logs.take()
+        self._send(encode_batch(self._chunk_id, self.sent, self.worker, events, logs, dropped))
         self.sent += 1
 
     async def flushing(self) -> None:
@@ -179,6 +184,19 @@ class ClaimingPools(FreshPools):
             self._recorded.update(hosts)
 
 
+async def _fan_out_logged(
+    spec: ChunkSpec,
+    options: RunOptions,
+    publish: Publisher,
+    claim: Callable[[list[str]], None],
+    wait_stop: Callable[[float], bool],
+) -> FleetResult:
+    """`_fan_out`, its psfleet log records riding in its batches (set on the loop: its tasks
+    and their threads inherit it)."""
+    with capturing(publish.logs):
+        return await _fan_out(spec, options, publish, claim, wait_stop)
+
+
 async def _fan_out(
     spec: ChunkSpec,
     options: RunOptions,
@@ -210,6 +228,12 @@ async def _fan_out(
     finally:
         publish.flush()
     return result
+
+
+def _secrets(options: RunOptions) -> tuple[str, ...]:
+    """What a log record sent to the client must never hold: the password this worker read."""
+    credential = options.client.auth.credential
+    return (credential.password,) if credential is not None and credential.password else ()
 
 
 def _worker_options(spec: ChunkSpec, worker: str) -> RunOptions:

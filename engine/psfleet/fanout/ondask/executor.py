@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import logging
 import math
 import time
 import uuid
@@ -130,6 +131,8 @@ class DaskRun:
         self._credited: dict[str, int] = {}  # the merged count last told to each chunk
         self._shells: list[str] = []
         self._chunks = 0
+        # Workers send back their psfleet log records at the level this process listens at.
+        self._log_level = logging.getLogger("psfleet").getEffectiveLevel()
 
     def interrupt(self) -> None:
         self._interrupted = True
@@ -197,6 +200,7 @@ class DaskRun:
             self._password,
             self._deadline,
             self._executor.flush_s,
+            self._log_level,
         )
         self._specs[chunk_id] = spec
         self._rounds[chunk_id] = round_

@@ -91,7 +91,9 @@ class Inbox:
                 limit=self.limit,
             )
         self.dropped_records += len(batch.events) - len(kept)
-        return Batch(batch.chunk_id, batch.seq, batch.worker, kept)
+        # The worker's log records are output too: dropped, and counted where they are replayed.
+        dropped_logs = batch.dropped_logs + len(batch.logs)
+        return Batch(batch.chunk_id, batch.seq, batch.worker, kept, [], dropped_logs)
 
     def waiting(self) -> int:
         """Whole batches waiting for the merge (at most `limit`)."""

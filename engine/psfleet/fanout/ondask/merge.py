@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from psfleet.events import Event, HostDone, HostRetry, HostStarted, HostStatus, RecordEvent
 from psfleet.fanout.attempt import Emit
 from psfleet.fanout.ondask.wire import Batch
+from psfleet.fanout.ondask.worker_logs import replay
 from psfleet.fanout.result import FleetResult, HostResult
 from psfleet.targets.model import Target
 
@@ -52,6 +53,7 @@ class Ledger:
         seq = self._next_seq.get(batch.chunk_id, 0)
         while seq in held:
             ready = held.pop(seq)
+            replay(ready.worker, ready.logs, ready.dropped_logs)
             for event in ready.events:
                 await self._apply(event, ready.worker)
             seq += 1

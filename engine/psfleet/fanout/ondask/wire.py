@@ -7,6 +7,7 @@ user names, host names, scripts and the events the hosts produced.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class ChunkSpec:
     password: PasswordSource | None  # None: no password (Kerberos cache, certificate)
     deadline: float | None  # the run's end, time.time() seconds: clocks are assumed in sync
     flush_s: float = 0.05  # how long an event waits on the worker before its batch is sent
+    log_level: int = logging.WARNING  # the worker's psfleet log records it sends back
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +77,39 @@ class Batch:
     seq: int
     worker: str
     events: list[Event]
+    logs: list[dict[str, Any]] = field(default_factory=list)  # the worker's log records
+    dropped_logs: int = 0  # log records past the batch's bound, counted only
 
 
-def encode_batch(chunk_id: str, seq: int, worker: str, events: list[Event]) -> dict[str, Any]:
-    """A Dask topic message must be msgpack data: the events ride pickled, as Dask's results do."""
-    return {
+def encode_batch(
+    chunk_id: str,
+    seq: int,
+    worker: str,
+    events: list[Event],
+    logs: list[dict[str, Any]] | None = None,
+    dropped_logs: int = 0,
+) -> dict[str, Any]:
+    """A Dask topic message must be msgpack data: the events ride pickled, as Dask's results
+    do; log records are plain data already (ondask.worker_logs)."""
+    message = {
         "chunk": chunk_id,
         "seq": seq,
         "worker": worker,
         "events": pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL),
     }
+    if logs or dropped_logs:  # most batches carry none: their message stays as it was
+        message |= {"logs": logs or [], "dropped_logs": dropped_logs}
+    return message
 
 
 def decode_batch(message: dict[str, Any]) -> Batch:
     # Trusted as Dask trusts its own results: the topic is written by the cluster's workers.
     events: list[Event] = pickle.loads(message["events"])
-    return Batch(message["chunk"], message["seq"], message["worker"], events)
+    return Batch(
+        message["chunk"],
+        message["seq"],
+        message["worker"],
+        events,
+        message.get("logs", []),
+        message.get("dropped_logs", 0),
+    )
