@@ -61,7 +61,9 @@ async def bench_on_cluster(
     """Probe like `bench_fleet`; the loaded window's CPU is the sum of the workers' CPU."""
     unloaded = targets[: plan.unloaded_hosts]
     here = await bench_fleet(unloaded, options, plan, on_probe)
-    sendable, password = without_secrets(FanOut(targets, (), (), options), executor.password_file)
+    sendable, password = without_secrets(
+        FanOut(targets, (), (), options), executor.password_file, executor.password_on_workers
+    )
     loaded = list(targets[plan.unloaded_hosts :])
     chunks = await anyio.to_thread.run_sync(
         _probe_on_workers, executor, loaded, sendable, plan, password, on_probe

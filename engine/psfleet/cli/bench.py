@@ -99,7 +99,15 @@ def bench(
     try:
         if not command.strip():
             raise UsageError("-c/--command is empty")
-        options = dataclasses.replace(connection.run_options(), throttle=throttle)
+        here = (
+            "--cluster resolves its nodes from this machine"
+            if cluster
+            else f"--unloaded {unloaded} probes hosts from this machine (--unloaded 0: none)"
+            if unloaded
+            else None
+        )
+        connecting = connection.run_options(**cluster_run.password_use(here))
+        options = dataclasses.replace(connecting, throttle=throttle)
         if connection.auth == "credssp":
             typer.echo(CREDSSP_WARNING, err=True)
         raise_open_file_limit()

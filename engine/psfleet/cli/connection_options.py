@@ -39,7 +39,11 @@ from psfleet.transport.options import (
 AUTH_CHOICES = ", ".join(m.value for m in AuthMethod)
 _AUTH_HELP = f"{AUTH_CHOICES}. negotiate uses Kerberos when a ticket and SPN exist, else NTLM."
 _USER_HELP = f"DOMAIN\\user (default: ${ENV_USER} or the Kerberos cache)."
-_PASSWORD_FILE_HELP = f"Read the password from this file (else ${ENV_PASSWORD}, else a prompt)."
+_PASSWORD_FILE_HELP = (
+    f"Read the password from this file (else ${ENV_PASSWORD}, else a prompt). With --executor "
+    f"dask, a path on each worker: the workers read it (else their own ${ENV_PASSWORD}) and "
+    "psfleet never asks for the password."
+)
 _DELEGATE_TO_HELP = (
     "CredSSP only: comma-separated hosts (wildcards allowed, e.g. *.lab.local) trusted "
     "to receive your credentials."
@@ -101,11 +105,21 @@ class ConnectionArgs:
         float, typer.Option(help="Seconds the host holds a Receive poll.")
     ] = _CLIENT.timeouts.operation
 
-    def run_options(self) -> RunOptions:
-        """The engine's options for these values; may prompt for the password, so call it once."""
-        return RunOptions(client=self.client_options(), port=self.port, tls=self.ssl)
+    def run_options(
+        self, *, password_on_workers: bool = False, no_prompt: str | None = None
+    ) -> RunOptions:
+        """The engine's options for these values; may prompt for the password, so call it once.
 
-    def client_options(self) -> ClientOptions:
+        password_on_workers: the user's password is read by the Dask workers, not here.
+        no_prompt: a password needed here comes from a file or the environment; else this
+        usage error, before any prompt.
+        """
+        client = self.client_options(password_on_workers=password_on_workers, no_prompt=no_prompt)
+        return RunOptions(client=client, port=self.port, tls=self.ssl)
+
+    def client_options(
+        self, *, password_on_workers: bool = False, no_prompt: str | None = None
+    ) -> ClientOptions:
         try:
             method = AuthMethod(self.auth)
         except ValueError:
@@ -113,7 +127,7 @@ class ConnectionArgs:
         return ClientOptions(
             auth=AuthOptions(
                 method=method,
-                credential=self.credential(method),
+                credential=self.credential(method, password_on_workers, no_prompt),
                 delegate=self.delegate,
                 allow_basic_over_http=self.allow_basic_over_http,
                 credssp_allowed=self.delegation_allowlist(),
@@ -129,7 +143,9 @@ class ConnectionArgs:
             configuration=self.configuration_name,
         )
 
-    def credential(self, method: AuthMethod) -> Credential | None:
+    def credential(
+        self, method: AuthMethod, password_on_workers: bool = False, no_prompt: str | None = None
+    ) -> Credential | None:
         """-u with --password-file, $PSFLEET_PASSWORD or a prompt; $PSFLEET_USER; or Kerberos."""
         user = self.user or os.environ.get(ENV_USER)
         if method is AuthMethod.CERTIFICATE:
@@ -138,6 +154,8 @@ class ConnectionArgs:
             if method in (AuthMethod.NEGOTIATE, AuthMethod.KERBEROS):
                 return Credential.kerberos_cache()
             raise UsageError(f"--auth {method.value} needs -u/--user (or ${ENV_USER})")
+        if password_on_workers:
+            return Credential(user, None)  # the workers read it: nothing to read or ask here
         if self.password_file is not None:
             try:
                 password = self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
@@ -148,6 +166,8 @@ class ConnectionArgs:
             return Credential(user, os.environ[ENV_PASSWORD])
         if method is AuthMethod.KERBEROS and self.user is None:
             return Credential.kerberos_cache()
+        if no_prompt is not None:
+            raise UsageError(no_prompt)
         if not sys.stdin.isatty():
             raise UsageError(
                 f"no password: use --password-file or ${ENV_PASSWORD} (stdin is no TTY)"

@@ -11,7 +11,7 @@ import enum
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,7 +24,9 @@ from psfleet.transport.options import ENV_PASSWORD
 
 _EXECUTOR_HELP = (
     "local (this process), dask (the cluster at --scheduler) or local-cluster (--workers "
-    "processes here); Dask needs psfleet[dask], and --throttle is then per worker."
+    "processes here); Dask needs psfleet[dask], and --throttle is then per worker. With dask, "
+    f"psfleet never asks for a password: each worker reads its own ${ENV_PASSWORD} (or "
+    "--password-file, a path on the worker)."
 )
 
 
@@ -48,6 +50,26 @@ class ExecutorArgs:
         typer.Option(min=1, help="Hosts per Dask task (default: from --throttle and workers)."),
     ] = None
 
+    def password_use(self, needed_here: str | None = None) -> dict[str, Any]:
+        """How ConnectionArgs.run_options reads the password for this executor.
+
+        Dask workers read their own password and a typed one never reaches them, so with
+        --executor dask nothing prompts: the client holds no password unless something it
+        does itself connects to a host (`needed_here` says what, e.g. "--cluster resolves
+        its nodes from this machine"), and then takes it from --password-file or the
+        environment.
+        """
+        if self.executor is not ExecutorKind.DASK:
+            return {}
+        if needed_here is None:
+            return {"password_on_workers": True}
+        return {
+            "no_prompt": (
+                f"--executor dask never asks for a password, but {needed_here}: set "
+                f"${ENV_PASSWORD} or give --password-file here too (each worker reads its own)"
+            )
+        }
+
 
 @contextlib.contextmanager
 def open_executor(
@@ -61,23 +83,23 @@ def open_executor(
     from distributed import Client, LocalCluster  # noqa: PLC0415 (the optional extra)
 
     credential = options.client.auth.credential
+    if args.executor is ExecutorKind.DASK:
+        if args.scheduler is None:
+            raise UsageError("--executor dask needs --scheduler tcp://HOST:8786")
+        with Client(args.scheduler) as client:
+            yield DaskExecutor(
+                client,
+                chunk_size=args.chunk_size,
+                password_file=password_file,
+                password_on_workers=credential is not None and credential.username is not None,
+            )
+        return
     prompted = (
         credential is not None
         and credential.password is not None
         and password_file is None
         and ENV_PASSWORD not in os.environ
     )
-    if args.executor is ExecutorKind.DASK:
-        if args.scheduler is None:
-            raise UsageError("--executor dask needs --scheduler tcp://HOST:8786")
-        if prompted:
-            raise UsageError(
-                f"a typed password is never sent to Dask workers: give them ${ENV_PASSWORD} "
-                "or a --password-file readable on each worker"
-            )
-        with Client(args.scheduler) as client:
-            yield DaskExecutor(client, chunk_size=args.chunk_size, password_file=password_file)
-        return
     # This machine's workers: a typed password goes into their environment, not the tasks.
     env = {ENV_PASSWORD: credential.password} if prompted and credential is not None else {}
     with (

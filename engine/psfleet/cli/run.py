@@ -78,7 +78,9 @@ def run(
             command, arg = rerun.commands, arg or [str(a) for a in rerun.args]
         scripts = _scripts(command or [], file)
         recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)
-        options = dataclasses.replace(fanout.apply(connection.run_options()), collect=False)
+        here = "--cluster resolves its nodes from this machine" if cluster else None
+        connecting = connection.run_options(**cluster_run.password_use(here))
+        options = dataclasses.replace(fanout.apply(connecting), collect=False)
         if log_json is not None:
             configure_json_file(log_json)
         if connection.auth == "credssp" and not quiet:

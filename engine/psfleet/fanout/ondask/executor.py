@@ -68,6 +68,9 @@ class DaskExecutor:
 
     The client never sends a password: each worker reads it from `password_file` (a path
     on the worker) or its own PSFLEET_PASSWORD; Kerberos uses the worker's ticket cache.
+    The workers read one whenever the credential carries a password (removed before it is
+    sent), `password_file` is given, or `password_on_workers` (the credential may then be
+    a user name alone: this process needs no password at all).
     `throttle` applies per chunk, so per worker when workers run one thread (--nthreads 1).
     """
 
@@ -78,6 +81,7 @@ class DaskExecutor:
         chunk_size: int | None = None,
         password_file: str | None = None,
         flush_s: float = 0.05,
+        password_on_workers: bool = False,
     ) -> None:
         require_dask()
         if getattr(client, "asynchronous", False):
@@ -88,12 +92,15 @@ class DaskExecutor:
         self.chunk_size = chunk_size
         self.password_file = password_file
         self.flush_s = flush_s
+        self.password_on_workers = password_on_workers
 
     def runner(self, fanout: FanOut, emit: Emit) -> Runner:
         return DaskRun(self, fanout, emit)
 
 
-def without_secrets(fanout: FanOut, password_file: str | None) -> tuple[Any, PasswordSource | None]:
+def without_secrets(
+    fanout: FanOut, password_file: str | None, password_on_workers: bool = False
+) -> tuple[Any, PasswordSource | None]:
     """The options as they may travel: no password, no broker; and where workers find it."""
     if any(t.secrets for t in fanout.targets):
         raise UsageError(
@@ -103,7 +110,8 @@ def without_secrets(fanout: FanOut, password_file: str | None) -> tuple[Any, Pas
     auth = fanout.options.client.auth
     credential = auth.credential
     source = None
-    if credential is not None and (credential.password is not None or password_file):
+    on_workers = password_on_workers and credential is not None and credential.username is not None
+    if credential is not None and (credential.password is not None or password_file or on_workers):
         source = PasswordSource(file=password_file)
         credential = dataclasses.replace(credential, password=None)
     auth = dataclasses.replace(auth, credential=credential, broker=None)
@@ -118,7 +126,9 @@ class DaskRun:
         self._client = executor.client
         self._executor = executor
         self._fanout = fanout
-        self._options, self._password = without_secrets(fanout, executor.password_file)
+        self._options, self._password = without_secrets(
+            fanout, executor.password_file, executor.password_on_workers
+        )
         self._run_id = uuid.uuid4().hex
         self._ledger = Ledger(fanout.targets, emit, collect=fanout.options.collect)
         self._emit = emit
