@@ -12,7 +12,6 @@ A host that starts once the window has moved on opens a new window for its wave.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
+import pybase64
 
 from psfleet.session import psrp
 
@@ -42,7 +42,7 @@ def chunk_size_for(send_envelope_size: int) -> int:
 def serialized_chunk(data: bytes) -> bytes:
     """A chunk as the CLIXML of the string psfleet's push script reads: base64 needs no
     XML escaping, so this is exactly what psrpcore's serializer would write."""
-    return b"<S>" + base64.b64encode(data) + b"</S>"
+    return b"<S>" + pybase64.b64encode(data) + b"</S>"
 
 
 def chunk_count(length: int, chunk_size: int) -> int:

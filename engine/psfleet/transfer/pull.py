@@ -8,7 +8,6 @@ its name only when length and hash match what the host sent.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import os
@@ -18,6 +17,7 @@ from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
+import pybase64
 
 from psfleet.events import Stream
 from psfleet.session.pool import RunspacePool
@@ -112,7 +112,7 @@ async def _receive(
             value = record.data
             if isinstance(value, str):
                 try:
-                    data = base64.b64decode(value, validate=True)
+                    data = pybase64.b64decode(value, validate=True)
                 except (binascii.Error, ValueError):
                     raise errors.HashMismatch(
                         "the host sent a chunk that is not base64", host=pool.host, path=path

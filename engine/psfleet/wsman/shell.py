@@ -6,12 +6,13 @@ receives it), so client and simfleet speak from one definition.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
+
+import pybase64
 
 from psfleet.errors import ProtocolError
 from psfleet.wsman import names
@@ -24,14 +25,14 @@ _TRANSFER = f"{{{names.NS_TRANSFER}}}"
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return pybase64.b64encode(data).decode("ascii")
 
 
 def _unb64(text: str | None) -> bytes:
     if not text:
         return b""
     try:
-        return base64.b64decode(text, validate=True)
+        return pybase64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError("stream data is not valid base64") from exc
 

@@ -10,7 +10,6 @@ argument(s): ...", the inner exception's short type name as FullyQualifiedErrorI
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import math
@@ -18,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import pybase64
 from psrpcore.types import ErrorCategory, ErrorRecord
 
 from psfleet.simfleet.filesystem import HostFiles, SimFile, WindowsIOError, part_not_found
@@ -238,7 +238,7 @@ def _open(rt: Runtime, args: list[Any]) -> FileStream:
 
 def _from_base64(args: list[Any]) -> bytes:
     try:
-        return base64.b64decode(to_string(args[0]), validate=True)
+        return pybase64.b64decode(to_string(args[0]), validate=True)
     except (binascii.Error, ValueError):
         raise DotNetError(
             "System.FormatException",
@@ -251,8 +251,8 @@ def _from_base64(args: list[Any]) -> bytes:
 def _to_base64(args: list[Any]) -> str:
     if len(args) == 3:
         buffer, offset, count = _buffer_args(args)
-        return base64.b64encode(buffer[offset : offset + count]).decode("ascii")
-    return base64.b64encode(_bytes(args[0])).decode("ascii")
+        return pybase64.b64encode(buffer[offset : offset + count]).decode("ascii")
+    return pybase64.b64encode(_bytes(args[0])).decode("ascii")
 
 
 def _directory_name(path: str) -> str | None:
