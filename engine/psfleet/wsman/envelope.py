@@ -7,6 +7,7 @@ matches elements by namespace URI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
 from psfleet.errors import ProtocolError
-from psfleet.wsman import names
+from psfleet.wsman import names, stream_text
 
 _ENVELOPE_OPEN = (
     f'<s:Envelope xmlns:s="{names.NS_SOAP}" xmlns:wsa="{names.NS_ADDRESSING}" '
@@ -215,13 +216,25 @@ _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)  # one pass over t
 def parse_xml(data: bytes | str) -> ET.Element:
     """Parse XML, refusing DTDs (entity expansion); malformed input is a ProtocolError."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
-    # WSMan never carries a DTD; refusing one anywhere rules out entity expansion.
-    if _DTD.search(raw):
-        raise ProtocolError("XML with a DTD is not accepted")
+    lifted = stream_text.lift(raw)
+    if lifted is not None:
+        # The lifted text holds no `<`: a DTD could only be in the skeleton.
+        _refuse_dtd(lifted.skeleton)
+        with contextlib.suppress(ET.ParseError):
+            root = ET.fromstring(lifted.skeleton)
+            if lifted.restore(root):
+                return root
+    _refuse_dtd(raw)
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
         raise ProtocolError(f"malformed XML: {exc}") from exc
+
+
+def _refuse_dtd(raw: bytes) -> None:
+    # WSMan never carries a DTD; refusing one anywhere rules out entity expansion.
+    if _DTD.search(raw):
+        raise ProtocolError("XML with a DTD is not accepted")
 
 
 def parse_envelope(data: bytes | str) -> Envelope:
