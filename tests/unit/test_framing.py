@@ -41,6 +41,18 @@ def test_ntlm_round_trip_both_directions() -> None:
 
 
 @pytest.mark.usefixtures("ntlm_users")
+@pytest.mark.parametrize("protocol", ["ntlm", "credssp"])
+def test_a_body_written_as_its_buffers_in_turn_decrypts_whole(protocol: str) -> None:
+    client, server = _handshake(protocol)
+    message = bytes(range(256)) * 400  # a CredSSP body of seven parts
+    kind = framing.CREDSSP_PROTOCOL if protocol == "credssp" else framing.SPNEGO_PROTOCOL
+    ctype, parts = framing.wrap_parts(client, kind, message)
+    assert framing.protocol_of(ctype) == kind
+    assert framing.unwrap(server, b"".join(parts)) == message
+    assert max(len(part) for part in parts) >= min(len(message), framing.CREDSSP_CHUNK)
+
+
+@pytest.mark.usefixtures("ntlm_users")
 def test_credssp_bodies_over_16k_are_multi_encrypted() -> None:
     client, server = _handshake("credssp")
     message = bytes(range(256)) * 200  # 51200 bytes: four chunks

@@ -130,8 +130,10 @@ class Channel:
     ) -> HTTPAnswer:
         if not self._encrypt:
             return await self._post(message, SOAP_CONTENT_TYPE, authorization)
-        content_type, body = framing.wrap(context.cipher, context.encryption_protocol, message)
-        answer = await self._post(body, content_type, authorization)
+        content_type, parts = framing.wrap_parts(
+            context.cipher, context.encryption_protocol, message
+        )
+        answer = await self._post(parts, content_type, authorization)
         if not framing.is_encrypted(answer.content_type):
             return answer
         plain = framing.unwrap(context.cipher, answer.body)
@@ -217,7 +219,7 @@ class Channel:
         return await self._post(b"", None, leg.authorization)
 
     async def _post(
-        self, body: bytes, content_type: str | None, authorization: str | None
+        self, body: bytes | list[bytes], content_type: str | None, authorization: str | None
     ) -> HTTPAnswer:
         if body and self._receipt is not None:
             self._receipt.sent = True

@@ -92,14 +92,15 @@ class HTTPConnection:
 
     async def post(
         self,
-        body: bytes,
+        body: bytes | list[bytes],
         *,
         timeout: float,  # noqa: ASYNC109 (a deadline timer, not a cancel scope: cheaper)
         content_type: str | None = None,
         authorization: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> HTTPAnswer:
-        """One request and its whole answer within `timeout` seconds, connect included."""
+        """One request and its whole answer within `timeout` seconds, connect included.
+        `body` as a list of buffers is written in turn, not joined (a sealed Send)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         new_connection = not self.is_open()
@@ -111,8 +112,10 @@ class HTTPConnection:
         timer = loop.call_at(deadline, self._expire)
         try:
             answer = reader.expect_answer()
-            head = self._head.encode(len(body), content_type, authorization, extra_headers)
-            reader.transport.write(head + body)
+            parts = [body] if isinstance(body, bytes) else body
+            length = sum(len(part) for part in parts)
+            head = self._head.encode(length, content_type, authorization, extra_headers)
+            reader.transport.writelines([head, *parts])
             raw = await answer
             if self._expired:
                 raise TimeoutError

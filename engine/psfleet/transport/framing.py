@@ -20,6 +20,7 @@ CREDSSP_CHUNK: Final = 16384
 _BOUNDARY: Final = b"--Encrypted Boundary"
 _OCTET_HEADER: Final = b"\tContent-Type: application/octet-stream\r\n"
 _LENGTH_MARK: Final = b"Length="
+_END: Final = _BOUNDARY + b"--\r\n"
 
 
 class WinRMCipher(Protocol):
@@ -48,9 +49,10 @@ def protocol_of(content_type_header: str) -> str | None:
     return None
 
 
-def _wrap_part(cipher: WinRMCipher, protocol: str, message: bytes) -> bytes:
+def _wrap_part(cipher: WinRMCipher, protocol: str, message: bytes) -> tuple[bytes, bytes]:
+    """(the part's headers and signature, its ciphertext): two buffers, the long one not copied."""
     header, data, padding = cipher.wrap_winrm(message)
-    return b"".join(
+    framing = b"".join(
         [
             _BOUNDARY,
             b"\r\n\tContent-Type: ",
@@ -63,19 +65,28 @@ def _wrap_part(cipher: WinRMCipher, protocol: str, message: bytes) -> bytes:
             _OCTET_HEADER,
             struct.pack("<i", len(header)),
             header,
-            data,
         ]
     )
+    return framing, data
+
+
+def wrap_parts(cipher: WinRMCipher, protocol: str, message: bytes) -> tuple[str, list[bytes]]:
+    """Encrypt a SOAP message; returns (Content-Type header, the body as buffers to write in
+    turn). A Send's ciphertext is up to the envelope size: each join would copy it again."""
+    if protocol == CREDSSP_PROTOCOL and len(message) > CREDSSP_CHUNK:
+        parts = [
+            buffer
+            for i in range(0, len(message), CREDSSP_CHUNK)
+            for buffer in _wrap_part(cipher, protocol, message[i : i + CREDSSP_CHUNK])
+        ]
+        return content_type(protocol, multi=True), [*parts, _END]
+    return content_type(protocol), [*_wrap_part(cipher, protocol, message), _END]
 
 
 def wrap(cipher: WinRMCipher, protocol: str, message: bytes) -> tuple[str, bytes]:
     """Encrypt a SOAP message; returns (Content-Type header, body)."""
-    if protocol == CREDSSP_PROTOCOL and len(message) > CREDSSP_CHUNK:
-        chunks = [message[i : i + CREDSSP_CHUNK] for i in range(0, len(message), CREDSSP_CHUNK)]
-        body = b"".join(_wrap_part(cipher, protocol, c) for c in chunks)
-        return content_type(protocol, multi=True), body + _BOUNDARY + b"--\r\n"
-    body = _wrap_part(cipher, protocol, message)
-    return content_type(protocol), body + _BOUNDARY + b"--\r\n"
+    kind, parts = wrap_parts(cipher, protocol, message)
+    return kind, b"".join(parts)
 
 
 def _part_end(body: bytes, payload_at: int, expected: int) -> int:
@@ -92,7 +103,7 @@ def _part_end(body: bytes, payload_at: int, expected: int) -> int:
 
 def unwrap(cipher: WinRMCipher, body: bytes) -> bytes:
     """Decrypt a multipart/encrypted (or x-multi-encrypted) body back into the SOAP message."""
-    message = bytearray()
+    parts: list[bytes] = []
     position = 0
     while True:
         start = body.find(_BOUNDARY, position)
@@ -124,8 +135,9 @@ def unwrap(cipher: WinRMCipher, body: bytes) -> bytes:
         # CredSSP declares Length with padding that unwrap strips: only a longer result is wrong.
         if len(plain) > expected:
             raise ProtocolError("decrypted length does not match the declared Length")
-        message += plain
+        parts.append(plain)
         position = part_end
-    if not message:
+    if not any(parts):
         raise ProtocolError("encrypted message has no parts")
-    return bytes(message)
+    # One part (every NTLM or Kerberos body) is the message as it is: no copy.
+    return parts[0] if len(parts) == 1 else b"".join(parts)

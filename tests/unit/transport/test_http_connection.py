@@ -123,6 +123,20 @@ async def test_requests_share_one_keep_alive_connection() -> None:
     assert body == b"x" * 10
 
 
+async def test_a_body_given_as_buffers_goes_out_as_their_concatenation() -> None:
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok())
+        return True
+
+    async with serving(answer) as server:
+        http = connection(server)
+        await http.post([b"<a>", b"x" * 70000, b"</a>"], timeout=2.0, content_type="text/xml")
+        await http.post(b"<a>" + b"x" * 70000 + b"</a>", timeout=2.0, content_type="text/xml")
+        await http.aclose()
+    assert server.requests[0] == server.requests[1]
+    assert b"Content-Length: 70007\r\n" in server.requests[0]
+
+
 async def test_a_connection_the_server_closes_is_reopened_and_said_to_be_new() -> None:
     async def answer_then_close(request: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(ok(extra=b"Connection: close\r\n"))
