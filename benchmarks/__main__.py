@@ -85,7 +85,11 @@ def _wanted(value: str | None) -> set[str] | None:
 
 def main_transfer(args: argparse.Namespace, argv: list[str]) -> int:
     cases = transfer.select(
-        transfer.cases(args.scale), _wanted(args.tools), _wanted(args.hosts), _wanted(args.rtt)
+        transfer.cases(args.scale),
+        _wanted(args.tools),
+        _wanted(args.hosts),
+        _wanted(args.rtt),
+        _wanted(args.auth),
     )
     if args.list:
         for case in cases:

@@ -13,6 +13,9 @@ on pull), peak RSS of the child and of the simulator (VmHWM, reset between direc
 The `rss` cases push and pull 10, 100 and 500 MB to one host: memory must stay flat.
 The `scaling` cases push and pull one 5 MB file to 1, 20 and 100 hosts: the client's CPU
 for N hosts against N times its CPU for one (shared encoding, benchmarks.transfer_report).
+Every case authenticates with NTLM and seals each message (RC4 + HMAC-MD5 per host, about
+7 ms of CPU per MB on each end), except the `basic-https` pair: 50 MB to 20 hosts with
+Basic over TLS, where AES seals and both tools meet the same `psfleet sim --tls`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ _GRACE_S = 60.0
 # One file size to more and more hosts: client CPU for N hosts against N x its CPU for one.
 SCALING_MB = 5.0
 SCALING_HOSTS = (1, 20, 100)
+NTLM, HTTPS = "ntlm", "basic-https"  # benchmarks.cases.Auth's names
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +64,13 @@ class TransferCase:
     hosts: int
     rtt_ms: float
     time_limit_s: float
+    auth: str = NTLM  # or HTTPS: Basic over TLS
 
     @property
     def name(self) -> str:
+        over = "" if self.auth == NTLM else f" {self.auth}"
         return (
-            f"transfer {self.size_mb:g} MB to {self.hosts} hosts rtt {self.rtt_ms:g} ms "
+            f"transfer {self.size_mb:g} MB to {self.hosts} hosts rtt {self.rtt_ms:g} ms{over} "
             f"[{self.tool}]"
         )
 
@@ -75,6 +81,10 @@ def cases(scale: float) -> list[TransferCase]:
         TransferCase("fleet", tool, size * scale, hosts, rtt, 900.0)
         for size, hosts in ((50.0, 20), (5.0, 500))
         for rtt in (0.0, 20.0)
+        for tool in ("psfleet", PYPSRP)
+    ]
+    grid += [
+        TransferCase("fleet", tool, 50.0 * scale, 20, 0.0, 900.0, HTTPS)
         for tool in ("psfleet", PYPSRP)
     ]
     rss = [TransferCase("rss", "psfleet", size * scale, 1, 0.0, 900.0) for size in (10, 100, 500)]
@@ -90,6 +100,7 @@ def select(
     tools: set[str] | None,
     hosts: set[str] | None,
     rtts: set[str] | None,
+    auths: set[str] | None = None,
 ) -> list[TransferCase]:
     return [
         c
@@ -97,6 +108,7 @@ def select(
         if (tools is None or c.tool in tools)
         and (hosts is None or str(c.hosts) in hosts)
         and (rtts is None or f"{c.rtt_ms:g}" in rtts)
+        and (auths is None or c.auth in auths)
     ]
 
 
@@ -177,13 +189,15 @@ def _run_case(case: TransferCase, placement: Placement) -> list[dict[str, Any]]:
     ):
         src = Path(scratch) / "payload.bin"
         _random_file(src, size)
-        fleet = Fleet(case.hosts, case.rtt_ms)
+        fleet = Fleet(case.hosts, case.rtt_ms, tls=case.auth == HTTPS)
         try:
             with Simulator(
                 fleet, log, cpus=placement.server, base_address=BASE_ADDRESS, extra_args=SIM_ARGS
             ) as sim:
                 spec = {
                     "tool": case.tool,
+                    "auth": case.auth,
+                    "ca_file": sim.ca_file,
                     "threads": 32 if case.tool == PYPSRP else None,
                     "hosts": case.hosts,
                     "base_address": BASE_ADDRESS,

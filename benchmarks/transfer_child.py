@@ -37,6 +37,11 @@ def _targets(spec: dict[str, Any]) -> list[tuple[str, str]]:
     return list(zip(names, loopback_addresses(spec["base_address"], spec["hosts"]), strict=True))
 
 
+def _https(spec: dict[str, Any]) -> bool:
+    """Basic over TLS (the `basic-https` cases); else NTLM with message encryption."""
+    return bool(spec.get("auth") == "basic-https")
+
+
 def _import(tool: str) -> None:
     """Load the tool's modules outside the measured section (each child imports only its own)."""
     if tool == "psfleet":
@@ -53,7 +58,11 @@ def _psfleet(spec: dict[str, Any]) -> list[str]:
     from psfleet.targets.model import Target  # noqa: PLC0415
 
     targets = [Target(name, address, spec["port"]) for name, address in _targets(spec)]
-    settings = {"auth": "ntlm", "credential": CREDENTIAL, "throttle": spec["throttle"]}
+    settings: dict[str, Any] = {"credential": CREDENTIAL, "throttle": spec["throttle"]}
+    if _https(spec):
+        settings |= {"auth": "basic", "tls": True, "ca_file": spec["ca_file"]}
+    else:
+        settings |= {"auth": "ntlm"}
     if spec["direction"] == "push":
         result = psfleet.copy(targets, Path(spec["src"]), spec["dest"], **settings)
     else:
@@ -70,9 +79,11 @@ def _pypsrp(spec: dict[str, Any]) -> list[str]:
 
     def one(target: tuple[str, str]) -> str | None:
         name, address = target
+        https = _https(spec)
         wsman = WSMan(
-            address, port=spec["port"], username=user, password=password, ssl=False, auth="ntlm"
-        )
+            address, port=spec["port"], username=user, password=password, ssl=https,
+            auth="basic" if https else "ntlm", cert_validation=spec["ca_file"] if https else True,
+        )  # fmt: skip
         try:
             if spec["direction"] == "push":
                 ok = transfer_pypsrp.push(wsman, Path(spec["src"]), spec["dest"])

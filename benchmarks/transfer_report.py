@@ -33,7 +33,8 @@ def table(records: list[Record]) -> str:
     for r in records:
         status = r["status"] if not r.get("note") else f"{r['status']}: {r['note'][:120]}"
         lines.append(
-            f"| {r['size_mb']:g} MB x {r['hosts']} @ {r['rtt_ms']:g} ms | {r['direction']} "
+            f"| {r['size_mb']:g} MB x {r['hosts']} @ {r['rtt_ms']:g} ms{_over(r)} "
+            f"| {r['direction']} "
             f"| {r['tool']} | {status} | {num(r.get('wall_s'), 2)} | {num(r.get('mb_per_s'))} "
             f"| {num(r.get('client_cpu_ms_per_mb'))} | {num(r.get('sim_cpu_ms_per_mb'))} "
             f"| {num(r.get('client_cpu_ms_per_file_mb'))} "
@@ -41,6 +42,12 @@ def table(records: list[Record]) -> str:
             f"| {num(r.get('sim_peak_rss_mb'), 0)} |"
         )
     return "\n".join(lines)
+
+
+def _over(r: Record) -> str:
+    """How the case authenticates, when it is not the NTLM every other case uses."""
+    auth = r.get("auth", "ntlm")
+    return "" if auth == "ntlm" else f" {auth}"
 
 
 def _ok(records: list[Record]) -> list[Record]:
@@ -57,8 +64,8 @@ def goals(records: list[Record]) -> str:
     return "\n".join(lines)
 
 
-def _key(r: Record) -> tuple[float, int, float, str]:
-    return (r["size_mb"], r["hosts"], r["rtt_ms"], r["direction"])
+def _key(r: Record) -> tuple[float, int, float, str, str]:
+    return (r["size_mb"], r["hosts"], r["rtt_ms"], r["direction"], r.get("auth", "ntlm"))
 
 
 def _speedup_goals(fleet: list[Record]) -> list[str]:
@@ -66,8 +73,9 @@ def _speedup_goals(fleet: list[Record]) -> list[str]:
     theirs = {_key(r): r for r in fleet if r["tool"] == PYPSRP and r.get("mb_per_s")}
     rows = []
     for key in sorted(ours):
-        size, hosts, rtt, direction = key
-        name = f"fleet MB/s vs {PYPSRP}, {direction} {size:g} MB x {hosts} @ {rtt:g} ms"
+        size, hosts, rtt, direction, auth = key
+        over = "" if auth == "ntlm" else f" {auth}"
+        name = f"fleet MB/s vs {PYPSRP}, {direction} {size:g} MB x {hosts} @ {rtt:g} ms{over}"
         other = theirs.get(key)
         if other is None:
             rows.append(goal_row(name, f">= {_GOAL_SPEEDUP:g}x", "-", None))
