@@ -216,7 +216,8 @@ _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)  # one pass over t
 def parse_xml(data: bytes | str) -> ET.Element:
     """Parse XML, refusing DTDs (entity expansion); malformed input is a ProtocolError."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
-    lifted = stream_text.lift(raw)
+    # Bytes only: expat reads them in their declared encoding, skeleton and whole alike.
+    lifted = stream_text.lift(data) if isinstance(data, bytes) else None
     if lifted is not None:
         # The lifted text holds no `<`: a DTD could only be in the skeleton.
         _refuse_dtd(lifted.skeleton)

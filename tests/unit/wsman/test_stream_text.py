@@ -127,3 +127,10 @@ def test_malformed_xml_around_a_lifted_text_is_a_protocol_error() -> None:
     raw = _document(b"A" * LONG).replace(b"</rsp:Send>", b"")
     with pytest.raises(errors.ProtocolError, match="malformed XML"):
         parse_xml(raw)
+
+
+def test_a_str_with_a_declared_encoding_parses_as_the_whole_document() -> None:
+    text = '<?xml version="1.0" encoding="ISO-8859-1"?>' + _document(
+        b"A" * LONG, before=b'<a x="\xc3\xa9"/>'
+    ).decode("utf-8")
+    assert _same_tree(parse_xml(text), ET.fromstring(text))
