@@ -80,7 +80,7 @@ class DaskExecutor:
         *,
         chunk_size: int | None = None,
         password_file: str | None = None,
-        flush_s: float = 0.05,
+        flush_s: float = 0.25,
         password_on_workers: bool = False,
     ) -> None:
         require_dask()
