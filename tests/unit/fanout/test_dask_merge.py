@@ -66,3 +66,18 @@ async def test_a_host_run_again_is_started_once_and_done_once() -> None:
     await ledger.finish_unfinished(HostStatus.CANCELLED)
     assert ledger.result["node01"].status is HostStatus.CANCELLED
     assert ledger.result["node02"].status is HostStatus.OK
+
+
+async def test_a_lost_host_whose_start_died_with_its_worker_is_started_before_it_ends() -> None:
+    seen: list[Event] = []
+    ledger = _ledger(seen)
+    await ledger.take(Batch("c0", 0, W1, [HostStarted("node01", 1)]))
+    lost = HostDone("node02", HostStatus.LOST, 0.0, 1, "WorkerLost", f"worker {W1}: lost")
+    await ledger.finish(lost)  # node02's HostStarted was in a batch its worker never sent
+    await ledger.finish(HostDone("node01", HostStatus.LOST, 0.0, 1, "WorkerLost", "lost"))
+    assert [(type(e).__name__, e.host) for e in seen] == [
+        ("HostStarted", "node01"),
+        ("HostStarted", "node02"),
+        ("HostDone", "node02"),
+        ("HostDone", "node01"),
+    ]

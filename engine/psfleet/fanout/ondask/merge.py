@@ -81,6 +81,11 @@ class Ledger:
         """The host's one final status, whoever decided it (a worker, or the client)."""
         if done.host in self._done:
             return
+        if done.status is HostStatus.LOST and done.host not in self._started:
+            # Its worker claimed it, so it started, but the batch saying so died with the
+            # worker: the sinks still see a start before the end, as for every started host.
+            self._started.add(done.host)
+            await self._emit(HostStarted(done.host, max(done.attempts, 1)))
         self._done.add(done.host)
         host = self.result.hosts[done.host]
         host.status, host.duration_s, host.attempts = done.status, done.duration_s, done.attempts
