@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 from psfleet.testing.sim_process import sim_process
+from tests.support.dask_cluster import two_worker_cluster
 from tests.support.ports import free_port
 
 distributed = pytest.importorskip("distributed")
@@ -31,14 +31,7 @@ PROMPT = "Password for"
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host=CLUSTER_ADDRESS,
-        dashboard_address=None,
-        env={"PSFLEET_PASSWORD": DEFAULT_PASSWORD},  # the workers' own
-    )
+    cluster = two_worker_cluster(CLUSTER_ADDRESS)
     with cluster:
         yield str(cluster.scheduler_address)
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from psfleet.simfleet import SimConfig
-from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
+from tests.support.dask_cluster import two_worker_cluster
 
 distributed = pytest.importorskip("distributed")
 
@@ -26,14 +26,7 @@ _networks = itertools.count(1)
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
     """A synchronous Client of a LocalCluster(n_workers=2, processes=True)."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host=CLUSTER_ADDRESS,
-        dashboard_address=None,
-        env={"PSFLEET_PASSWORD": DEFAULT_PASSWORD},  # each Nanny starts (and restarts) with it
-    )
+    cluster = two_worker_cluster(CLUSTER_ADDRESS)
     with cluster, distributed.Client(cluster) as client:
         yield client
 

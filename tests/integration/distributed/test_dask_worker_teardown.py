@@ -21,6 +21,7 @@ from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 from psfleet.targets.model import Target
 from psfleet.testing.fleet_thread import ThreadedFleet, fleet_in_thread
 from psfleet.transport.options import Timeouts
+from tests.support.dask_cluster import two_worker_cluster
 
 distributed = pytest.importorskip("distributed")
 
@@ -31,14 +32,7 @@ FAST = Timeouts(connect=2.0, request=2.0, operation=5.0, close=2.0)
 
 @pytest.fixture
 def dask_client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host=CLUSTER_ADDRESS,
-        dashboard_address=None,
-        env={"PSFLEET_PASSWORD": DEFAULT_PASSWORD},
-    )
+    cluster = two_worker_cluster(CLUSTER_ADDRESS)
     with cluster, distributed.Client(cluster) as client:
         yield client
 

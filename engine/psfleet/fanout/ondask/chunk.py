@@ -80,7 +80,7 @@ def run_chunk(spec: ChunkSpec) -> ChunkReport:
             [METADATA_ROOT, spec.run_id, "claims", spec.chunk_id, str(next(rounds))], hosts
         )
 
-    result = process_loop().call(_fan_out_logged, spec, options, publish, claim, stop.wait)
+    result = process_loop().call(_fan_out, spec, options, publish, claim, stop.wait)
     return ChunkReport(
         spec.chunk_id, worker.address, publish.sent, False, tuple(result.shells_possibly_open)
     )
@@ -184,19 +184,6 @@ class ClaimingPools(FreshPools):
             self._recorded.update(hosts)
 
 
-async def _fan_out_logged(
-    spec: ChunkSpec,
-    options: RunOptions,
-    publish: Publisher,
-    claim: Callable[[list[str]], None],
-    wait_stop: Callable[[float], bool],
-) -> FleetResult:
-    """`_fan_out`, its psfleet log records riding in its batches (set on the loop: its tasks
-    and their threads inherit it)."""
-    with capturing(publish.logs):
-        return await _fan_out(spec, options, publish, claim, wait_stop)
-
-
 async def _fan_out(
     spec: ChunkSpec,
     options: RunOptions,
@@ -204,30 +191,35 @@ async def _fan_out(
     claim: Callable[[list[str]], None],
     wait_stop: Callable[[float], bool],
 ) -> FleetResult:
-    options = process_loop().with_broker(options)
-    scheduler = Scheduler(
-        spec.targets,
-        spec.commands,
-        options,
-        publish.emit,
-        args=spec.args,
-        pools=ClaimingPools(options, claim),
-    )
+    """The chunk's fan-out; its psfleet log records ride in its batches (captured from the
+    loop's context: its tasks and their threads inherit it)."""
+    with capturing(publish.logs):
+        options = process_loop().with_broker(options)
+        scheduler = Scheduler(
+            spec.targets,
+            spec.commands,
+            options,
+            publish.emit,
+            args=spec.args,
+            pools=ClaimingPools(options, claim),
+        )
 
-    async def watch_stop() -> None:
-        while not await anyio.to_thread.run_sync(wait_stop, STOP_POLL_S, abandon_on_cancel=True):
-            pass
-        scheduler.interrupt()
+        async def watch_stop() -> None:
+            while not await anyio.to_thread.run_sync(
+                wait_stop, STOP_POLL_S, abandon_on_cancel=True
+            ):
+                pass
+            scheduler.interrupt()
 
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(publish.flushing)
-            group.start_soon(watch_stop)
-            result = await scheduler.run()
-            group.cancel_scope.cancel()
-    finally:
-        publish.flush()
-    return result
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(publish.flushing)
+                group.start_soon(watch_stop)
+                result = await scheduler.run()
+                group.cancel_scope.cancel()
+        finally:
+            publish.flush()
+        return result
 
 
 def _secrets(options: RunOptions) -> tuple[str, ...]:
