@@ -39,11 +39,8 @@ from psfleet.transport.options import (
 AUTH_CHOICES = ", ".join(m.value for m in AuthMethod)
 _AUTH_HELP = f"{AUTH_CHOICES}. negotiate uses Kerberos when a ticket and SPN exist, else NTLM."
 _USER_HELP = f"DOMAIN\\user (default: ${ENV_USER} or the Kerberos cache)."
-_PASSWORD_FILE_HELP = (
-    f"Read the password from this file (else ${ENV_PASSWORD}, else a prompt). With --executor "
-    f"dask, a path on each worker: the workers read it (else their own ${ENV_PASSWORD}) and "
-    "psfleet never asks for the password."
-)
+# Shared by run, shell, doctor and bench: --executor's help says what it means with Dask.
+_PASSWORD_FILE_HELP = f"Read the password from this file (else ${ENV_PASSWORD}, else a prompt)."
 _DELEGATE_TO_HELP = (
     "CredSSP only: comma-separated hosts (wildcards allowed, e.g. *.lab.local) trusted "
     "to receive your credentials."
