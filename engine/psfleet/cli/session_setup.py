@@ -62,6 +62,7 @@ async def run_with_sinks(
     """`work` with the run's sinks (the recorder's too) and a Ctrl-C watcher that stops it;
     `stopping` says what the first Ctrl-C does."""
     control = RunControl()
+    refused: UsageError | None = None
     async with (
         recorder as recorded,
         open_sinks(
@@ -70,8 +71,15 @@ async def run_with_sinks(
         anyio.create_task_group() as group,
     ):
         group.start_soon(watch_interrupts, control.interrupt, lambda: control.interrupted, stopping)
-        result = await work([*sinks, *recorded], control)
+        try:
+            result = await work([*sinks, *recorded], control)
+        except UsageError as exc:
+            # Found once the run began (a Dask worker without the password): raised as
+            # itself below, for the usage message; out of the task group it comes wrapped.
+            refused = exc
         group.cancel_scope.cancel()
+    if refused is not None:
+        raise refused
     return result
 
 

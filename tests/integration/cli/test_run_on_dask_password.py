@@ -102,8 +102,11 @@ def test_a_password_file_is_a_path_on_the_workers_never_read_here(
         "run", *_hosts(inventory, "--password-file", str(missing)), "-c", "1",
         "--executor", "dask", "--scheduler", scheduler, "--json",
     )  # fmt: skip
-    assert done.returncode == 1, done.stderr  # every host says the workers could not read it
-    assert f"cannot read the password file {missing}" in done.stdout
+    # Each worker is asked before any host runs: a usage error naming the worker and the file.
+    assert done.returncode == 2, done.stderr
+    assert f"cannot read the password file {missing}" in done.stderr
+    assert "worker tcp://" in done.stderr and "Traceback" not in done.stderr
+    assert '"host_done"' not in done.stdout
     assert PROMPT not in done.stderr
 
 

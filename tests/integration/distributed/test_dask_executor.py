@@ -17,6 +17,7 @@ import pytest
 
 import psfleet
 from psfleet import eventloop
+from psfleet.errors import UsageError
 from psfleet.events import HostDone, HostStarted, HostStatus, RecordEvent, RunSummary
 from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 from psfleet.targets.model import Target
@@ -24,6 +25,7 @@ from psfleet.testing.fleet_thread import ThreadedFleet
 from psfleet.transport.options import Timeouts
 
 FAST = Timeouts(connect=2.0, request=2.0, operation=5.0, close=2.0)
+NO_PASSWORD_CLUSTER = "127.42.0.1"  # a cluster of its own, its worker with no password
 FAULTS = "refuse:4%,blackhole:2%,drop:3%,authfail:3%,http500:2%,delay:4%@50ms,flap:2%@1"
 
 Fleet = Callable[..., ThreadedFleet]
@@ -232,3 +234,31 @@ def test_credssp_hosts_outside_the_allowlist_never_reach_the_cluster(
     assert all(d.worker is None for d in refused.values())  # decided here, not on a worker
     assert not {e.host for e in recorder.of(HostStarted)} & set(refused)
     assert all(lab.stats(name)["hosts"][name]["requests"] == 0 for name in refused)
+
+
+def test_a_worker_without_the_password_stops_the_run_before_any_host(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked on every worker before anything runs: a usage error naming the worker, not
+    every host of its chunks failing one by one."""
+    lab = fleet(hosts=6)
+    monkeypatch.delenv("PSFLEET_PASSWORD", raising=False)  # the workers inherit this env
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host=NO_PASSWORD_CLUSTER,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        pytest.raises(UsageError) as raised,
+    ):
+        psfleet.run(
+            targets_of(lab), "hostname", executor=psfleet.DaskExecutor(client), **settings()
+        )
+    message = str(raised.value)
+    assert "no password" in message and NO_PASSWORD_CLUSTER in message
+    assert DEFAULT_PASSWORD not in message
+    assert all(host["requests"] == 0 for host in lab.stats()["hosts"].values())

@@ -265,3 +265,13 @@ def read_password(source: PasswordSource, worker: str) -> str:
             "or give a password file readable on the worker"
         )
     return password
+
+
+def password_problem(source: PasswordSource, dask_worker: Any) -> str | None:
+    """Run on each worker before a run (Client.run): why it cannot read its password, or
+    None. Only the reason travels back, never the password."""
+    try:
+        read_password(source, dask_worker.address)
+    except UsageError as exc:
+        return str(exc)
+    return None

@@ -24,7 +24,7 @@ from psfleet.errors import PsfleetError, UsageError
 from psfleet.events import HostDone, HostStatus
 from psfleet.fanout.attempt import Emit
 from psfleet.fanout.executor import FanOut, Runner
-from psfleet.fanout.ondask.chunk import run_chunk
+from psfleet.fanout.ondask.chunk import password_problem, run_chunk
 from psfleet.fanout.ondask.delegation import outside_allowlist
 from psfleet.fanout.ondask.inbox import ACK_EVERY, Inbox, inbox_limit
 from psfleet.fanout.ondask.merge import Ledger
@@ -153,6 +153,8 @@ class DaskRun:
         timeout = self._fanout.options.run_timeout
         if timeout is not None:
             self._deadline = time.time() + timeout
+        # Before anything runs: a worker that cannot read the password is a usage error.
+        await anyio.to_thread.run_sync(self._check_worker_passwords)
         try:
             slots = await anyio.to_thread.run_sync(self._prepare_workers)
             inbox = Inbox(inbox_limit(slots))
@@ -187,6 +189,14 @@ class DaskRun:
             size = chunk_size_for(len(targets), self._options.throttle, slots)
         for start in range(0, len(targets), size):
             await self._submit(targets[start : start + size], 0, post)
+
+    def _check_worker_passwords(self) -> None:
+        if self._password is None:
+            return
+        answers: dict[str, str | None] = self._client.run(password_problem, self._password)
+        problems = sorted(problem for problem in answers.values() if problem)
+        if problems:
+            raise UsageError("; ".join(problems))
 
     def _prepare_workers(self) -> int:
         """The cluster's worker threads; each worker closes its psfleet loop when it ends."""
