@@ -53,13 +53,20 @@ class ChunkLogs:
     def add(self, record: logging.LogRecord) -> None:
         if record.levelno < self.level:
             return
+        if self._keep(None):  # full already: count it without converting it
+            return
+        self._keep(to_wire(record, self._secrets))  # converted outside the lock
+
+    def _keep(self, wire: dict[str, Any] | None) -> bool:
+        """Under the lock: a full buffer counts the record as dropped (True); else `wire`,
+        if given, is kept. So records converted at once never take it past the limit."""
         with self._lock:
             if len(self._records) >= self._limit:
                 self._dropped += 1
-                return
-        wire = to_wire(record, self._secrets)
-        with self._lock:
-            self._records.append(wire)
+                return True
+            if wire is not None:
+                self._records.append(wire)
+            return False
 
     def waiting(self) -> bool:
         return bool(self._records or self._dropped)
