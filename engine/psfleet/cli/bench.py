@@ -99,14 +99,8 @@ def bench(
     try:
         if not command.strip():
             raise UsageError("-c/--command is empty")
-        here = (
-            "--cluster resolves its nodes from this machine"
-            if cluster
-            else f"--unloaded {unloaded} probes hosts from this machine (--unloaded 0: none)"
-            if unloaded
-            else None
-        )
-        connecting = connection.run_options(**cluster_run.password_use(here))
+        use = cluster_run.password_use(cluster=bool(cluster), unloaded=unloaded)
+        connecting = connection.run_options(**use)
         options = dataclasses.replace(connecting, throttle=throttle)
         if connection.auth == "credssp":
             typer.echo(CREDSSP_WARNING, err=True)

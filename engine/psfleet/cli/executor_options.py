@@ -50,18 +50,23 @@ class ExecutorArgs:
         typer.Option(min=1, help="Hosts per Dask task (default: from --throttle and workers)."),
     ] = None
 
-    def password_use(self, needed_here: str | None = None) -> dict[str, Any]:
+    def password_use(self, *, cluster: bool = False, unloaded: int = 0) -> dict[str, Any]:
         """How ConnectionArgs.run_options reads the password for this executor.
 
         Dask workers read their own password and a typed one never reaches them, so with
         --executor dask nothing prompts: the client holds no password unless something it
-        does itself connects to a host (`needed_here` says what, e.g. "--cluster resolves
-        its nodes from this machine"), and then takes it from --password-file or the
-        environment.
+        does itself connects to a host (--cluster resolves its nodes, bench's --unloaded
+        probes), and then takes it from --password-file or the environment.
         """
         if self.executor is not ExecutorKind.DASK:
             return {}
-        if needed_here is None:
+        if cluster:
+            needed_here = "--cluster resolves its nodes from this machine"
+        elif unloaded:
+            needed_here = (
+                f"--unloaded {unloaded} probes hosts from this machine (--unloaded 0: none)"
+            )
+        else:
             return {"password_on_workers": True}
         return {
             "no_prompt": (
@@ -91,7 +96,7 @@ def open_executor(
                 client,
                 chunk_size=args.chunk_size,
                 password_file=password_file,
-                password_on_workers=credential is not None and credential.username is not None,
+                password_on_workers=True,  # without_secrets: only for a credential with a user
             )
         return
     prompted = (

@@ -78,8 +78,7 @@ def run(
             command, arg = rerun.commands, arg or [str(a) for a in rerun.args]
         scripts = _scripts(command or [], file)
         recording = Recording.of_run(store, connection, fanout, targets, cluster, inventory)
-        here = "--cluster resolves its nodes from this machine" if cluster else None
-        connecting = connection.run_options(**cluster_run.password_use(here))
+        connecting = connection.run_options(**cluster_run.password_use(cluster=bool(cluster)))
         options = dataclasses.replace(fanout.apply(connecting), collect=False)
         if log_json is not None:
             configure_json_file(log_json)
