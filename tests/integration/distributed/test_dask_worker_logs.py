@@ -1,6 +1,6 @@
 """The workers' psfleet log records reach the client's log file through the run's topic,
-and the password never rides with them. A LocalCluster of two worker processes and a
-simulated fleet, both on 127.40.2.x."""
+and the password never rides with them. The directory's LocalCluster of two worker
+processes (conftest's `dask_client`) and a simulated fleet on 127.40.2.10."""
 
 from __future__ import annotations
 
@@ -20,21 +20,12 @@ from psfleet.simfleet.accounts import DEFAULT_PASSWORD
 from psfleet.targets.model import Target
 from psfleet.testing.fleet_thread import fleet_in_thread
 from psfleet.transport.options import Timeouts
-from tests.support.dask_cluster import two_worker_cluster
 
 distributed = pytest.importorskip("distributed")
 
-CLUSTER_ADDRESS = "127.40.2.1"
 FLEET_ADDRESS = "127.40.2.10"
 HOSTS = 12
 FAST = Timeouts(connect=2.0, request=2.0, operation=5.0, close=2.0)
-
-
-@pytest.fixture(scope="module")
-def dask_client() -> Iterator[Any]:
-    cluster = two_worker_cluster(CLUSTER_ADDRESS)
-    with cluster, distributed.Client(cluster) as client:
-        yield client
 
 
 @pytest.fixture
